@@ -1,0 +1,5 @@
+//go:build amd64 && !purego
+
+package sgemm
+
+func availableImpls() []*kernelImpl { return []*kernelImpl{&genericImpl} }

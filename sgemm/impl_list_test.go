@@ -1,0 +1,4 @@
+package sgemm
+
+// allImpls lists every kernel set usable on this machine.
+func allImpls() []*kernelImpl { return availableImpls() }
