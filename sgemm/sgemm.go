@@ -27,13 +27,18 @@ var impl = &genericImpl
 // Cache blocking. kcBlock must not depend on the thread count (it fixes the
 // summation order); mcBlock/ncBlock are rounded to multiples of mr/nr.
 var (
-	kcBlock = 256
+	kcBlock = 512
 	mcBlock = 192
 	ncBlock = 3072
 )
 
-// Work thresholds (flops) below which no extra goroutine is started.
-const minFlopsPerThread = 1 << 22
+// Work thresholds below which no extra goroutine is started: flops per
+// thread for the blocked path, and multiply-adds per thread for the
+// memory-bound matrix-vector paths.
+const (
+	minFlopsPerThread = 1 << 22
+	minGemvPerThread  = 1 << 21
+)
 
 // blasGemm is set by the optional OpenBLAS backend.
 var blasGemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
@@ -82,7 +87,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	if m == 0 || n == 0 {
 		return
 	}
-	if blasGemm != nil {
+	if blasGemm != nil && !isGemv(transB, m, n) {
 		blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -150,18 +155,16 @@ func gemm(kp *kernelImpl, threads int, transA, transB bool, m, n, k int, alpha f
 		scaleC(kp, m, n, beta, c, ldc)
 		return
 	}
-	flops := 2 * m * n * k
-	if t := flops / minFlopsPerThread; t < threads {
-		threads = max(t, 1)
-	}
 	p := gemmParams{kp, transA, transB, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc}
-	if m <= smallM && transB || n == 1 {
+	if isGemv(transB, m, n) {
+		if t := m * n * k / minGemvPerThread; t < threads {
+			threads = max(t, 1)
+		}
 		gemvDispatch(&p, threads)
 		return
 	}
-	if m == 1 {
-		gemvDispatch(&p, threads)
-		return
+	if t := 2 * m * n * k / minFlopsPerThread; t < threads {
+		threads = max(t, 1)
 	}
 	pm := (m + kp.mr - 1) / kp.mr
 	pn := (n + kp.nr - 1) / kp.nr
@@ -344,6 +347,11 @@ func packB(p *gemmParams, dst []float32, nr, pc, kc, jc, nc int) {
 // (decode against [out,in] weights): each weight row is read once and reused
 // from L1 for all m rows of A.
 const smallM = 4
+
+// isGemv reports whether the shape goes to the matrix-vector paths.
+func isGemv(transB bool, m, n int) bool {
+	return m == 1 || n == 1 || m <= smallM && transB
+}
 
 func gemvDispatch(p *gemmParams, threads int) {
 	// Parallelize over the output dimension that is long.

@@ -204,11 +204,13 @@ func TestDeterministic(t *testing.T) {
 		var res [][]float32
 		for _, procs := range []int{1, 2, 3} {
 			runtime.GOMAXPROCS(procs)
-			c := append([]float32(nil), c0...)
-			Gemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, ac, b, bc, tc.beta, c, tc.n)
-			res = append(res, c)
+			if Backend() != "openblas" { // OpenBLAS makes no such promise
+				c := append([]float32(nil), c0...)
+				Gemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, ac, b, bc, tc.beta, c, tc.n)
+				res = append(res, c)
+			}
 			// Also force the thread count past the work heuristic.
-			c = append([]float32(nil), c0...)
+			c := append([]float32(nil), c0...)
 			gemm(impl, procs, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, ac, b, bc, tc.beta, c, tc.n)
 			res = append(res, c)
 		}
@@ -304,5 +306,7 @@ func TestBadArgs(t *testing.T) {
 	}
 	mustPanic("short a", func() { MatMulT(make([]float32, 4), make([]float32, 3), make([]float32, 4), 2, 2, 2) })
 	mustPanic("short c", func() { MatMulT(make([]float32, 3), make([]float32, 4), make([]float32, 4), 2, 2, 2) })
-	mustPanic("bad lda", func() { Gemm(false, false, 2, 2, 2, 1, make([]float32, 8), 1, make([]float32, 8), 2, 0, make([]float32, 8), 2) })
+	mustPanic("bad lda", func() {
+		Gemm(false, false, 2, 2, 2, 1, make([]float32, 8), 1, make([]float32, 8), 2, 0, make([]float32, 8), 2)
+	})
 }
