@@ -14,7 +14,9 @@ import (
 	"github.com/x448/float16"
 )
 
-func f16(x float32) []byte { return binary.LittleEndian.AppendUint16(nil, float16.Fromfloat32(x).Bits()) }
+func f16(x float32) []byte {
+	return binary.LittleEndian.AppendUint16(nil, float16.Fromfloat32(x).Bits())
+}
 
 func TestDequantizeQ8_0(t *testing.T) {
 	blk := f16(0.5)
