@@ -293,12 +293,7 @@ func packA(p *gemmParams, dst []float32, mr, ic, mc, pc, kc int) {
 		mm := min(mr, mc-q)
 		panel := dst[q*kc : q*kc+mr*kc]
 		if !p.transA {
-			for r := 0; r < mm; r++ {
-				src := a[(ic+q+r)*lda+pc : (ic+q+r)*lda+pc+kc]
-				for i, v := range src {
-					panel[i*mr+r] = v
-				}
-			}
+			interleave(panel, mr, a[(ic+q)*lda+pc:], lda, mm, kc)
 		} else {
 			for i := 0; i < kc; i++ {
 				src := a[(pc+i)*lda+ic+q : (pc+i)*lda+ic+q+mm]
@@ -313,6 +308,48 @@ func packA(p *gemmParams, dst []float32, mr, ic, mc, pc, kc int) {
 	}
 }
 
+// interleave transposes `rows` source rows of length kc (row stride ld) into
+// dst so that dst[i·stride+r] = src[r·ld+i].
+func interleave(dst []float32, stride int, src []float32, ld, rows, kc int) {
+	r := 0
+	for ; r+8 <= rows; r += 8 {
+		// Eight source rows at a time: each step writes 32 contiguous bytes.
+		o := r * ld
+		r0 := src[o : o+kc]
+		r1 := src[o+ld : o+ld+kc]
+		r2 := src[o+2*ld : o+2*ld+kc]
+		r3 := src[o+3*ld : o+3*ld+kc]
+		r4 := src[o+4*ld : o+4*ld+kc]
+		r5 := src[o+5*ld : o+5*ld+kc]
+		r6 := src[o+6*ld : o+6*ld+kc]
+		r7 := src[o+7*ld : o+7*ld+kc]
+		d := dst[r:]
+		for i := range r0 {
+			w := d[i*stride : i*stride+8 : i*stride+8]
+			w[0], w[1], w[2], w[3] = r0[i], r1[i], r2[i], r3[i]
+			w[4], w[5], w[6], w[7] = r4[i], r5[i], r6[i], r7[i]
+		}
+	}
+	for ; r+4 <= rows; r += 4 {
+		o := r * ld
+		r0 := src[o : o+kc]
+		r1 := src[o+ld : o+ld+kc]
+		r2 := src[o+2*ld : o+2*ld+kc]
+		r3 := src[o+3*ld : o+3*ld+kc]
+		d := dst[r:]
+		for i := range r0 {
+			w := d[i*stride : i*stride+4 : i*stride+4]
+			w[0], w[1], w[2], w[3] = r0[i], r1[i], r2[i], r3[i]
+		}
+	}
+	for ; r < rows; r++ {
+		o := r * ld
+		for i, v := range src[o : o+kc] {
+			dst[i*stride+r] = v
+		}
+	}
+}
+
 // packB packs op(B)[pc:pc+kc, jc:jc+nc] into panels of nr columns: panel q
 // holds, for each p, the nr values op(B)[pc+p, jc+q·nr+c] (zero padded).
 func packB(p *gemmParams, dst []float32, nr, pc, kc, jc, nc int) {
@@ -321,12 +358,7 @@ func packB(p *gemmParams, dst []float32, nr, pc, kc, jc, nc int) {
 		nn := min(nr, nc-q)
 		panel := dst[q*kc : q*kc+nr*kc]
 		if p.transB {
-			for c := 0; c < nn; c++ {
-				src := b[(jc+q+c)*ldb+pc : (jc+q+c)*ldb+pc+kc]
-				for i, v := range src {
-					panel[i*nr+c] = v
-				}
-			}
+			interleave(panel, nr, b[(jc+q)*ldb+pc:], ldb, nn, kc)
 		} else {
 			for i := 0; i < kc; i++ {
 				src := b[(pc+i)*ldb+jc+q : (pc+i)*ldb+jc+q+nn]
