@@ -38,6 +38,7 @@ func BenchmarkLLM(b *testing.B) {
 		{1, 151936, 1024}, // lm head, decode
 		{1, 1024, 1024},   // decode projection
 		{4, 3072, 1024},   // small batch decode
+		{8, 3072, 1024},   // small batch decode
 	} {
 		b.Run(fmt.Sprintf("m=%d,n=%d,k=%d", s[0], s[1], s[2]), func(b *testing.B) { benchGemm(b, true, s[0], s[1], s[2]) })
 	}

@@ -30,6 +30,9 @@ func axpyAVX512(alpha float32, x, y []float32)
 func scaleAVX512(alpha float32, x []float32)
 
 //go:noescape
+func dot4AVX512(a0, a1, a2, a3, b *float32, n int, out *[4]float32)
+
+//go:noescape
 func dotAVX2(a, b []float32) float32
 
 //go:noescape
@@ -44,6 +47,7 @@ var avx512Impl = kernelImpl{
 	nr:    avx512NR,
 	kern:  kernelAVX512,
 	dot:   dotAVX512,
+	dot4:  dot4AVX512,
 	axpy:  axpyAVX512,
 	scale: scaleAVX512,
 }

@@ -15,8 +15,11 @@ type kernelImpl struct {
 	// kern computes the full mr×nr tile C = alpha·(Apanel·Bpanel) + beta·C
 	// from kc steps of packed A (mr values per step) and packed B (nr values
 	// per step). beta == 0 means C is write-only.
-	kern  func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-	dot   func(a, b []float32) float32
+	kern func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+	dot  func(a, b []float32) float32
+	// dot4, if not nil, computes out[r] = dot(a_r[:n], b[:n]) for four rows
+	// sharing b, bit-identical to four dot calls.
+	dot4  func(a0, a1, a2, a3, b *float32, n int, out *[4]float32)
 	axpy  func(alpha float32, x, y []float32)
 	scale func(alpha float32, x []float32)
 }
@@ -207,6 +210,7 @@ func gemm(kp *kernelImpl, threads int, transA, transB bool, m, n, k int, alpha f
 type packBufs struct {
 	a, b, tile []float32
 	tmp        []float32
+	out        [4]float32
 }
 
 var bufPool = sync.Pool{New: func() any { return new(packBufs) }}
@@ -378,7 +382,7 @@ func packB(p *gemmParams, dst []float32, nr, pc, kc, jc, nc int) {
 // smallM is the largest m routed to the dot-per-row path when B is transposed
 // (decode against [out,in] weights): each weight row is read once and reused
 // from L1 for all m rows of A.
-const smallM = 4
+const smallM = 8
 
 // isGemv reports whether the shape goes to the matrix-vector paths.
 func isGemv(transB bool, m, n int) bool {
@@ -467,6 +471,28 @@ func runGemv(p *gemmParams, lo, hi int) {
 				}
 				rows[i] = r
 			}
+		}
+		if kp.dot4 != nil && p.m > 1 && k > 0 {
+			out := &bufs.out // not on the stack: it would escape via kp.dot4
+			for j := lo; j < hi; j++ {
+				bj := p.b[j*p.ldb : j*p.ldb+k]
+				for g := 0; g < p.m; g += 4 {
+					// Pad the group to four rows by repeating its first
+					// row; the extra outputs are dropped.
+					var r4 [4]*float32
+					for i := range r4 {
+						r4[i] = &rows[g][0]
+						if g+i < p.m {
+							r4[i] = &rows[g+i][0]
+						}
+					}
+					kp.dot4(r4[0], r4[1], r4[2], r4[3], &bj[0], k, out)
+					for i := 0; i < min(4, p.m-g); i++ {
+						storeC(&p.c[(g+i)*p.ldc+j], p.alpha*out[i], p.beta)
+					}
+				}
+			}
+			return
 		}
 		for j := lo; j < hi; j++ {
 			bj := p.b[j*p.ldb : j*p.ldb+k]

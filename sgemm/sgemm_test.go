@@ -263,6 +263,23 @@ func TestVectorOps(t *testing.T) {
 			}
 		}
 	}
+	// dot4 must match dot bit for bit (batch invariance of small-m GEMV).
+	for _, kp := range allImpls() {
+		if kp.dot4 == nil {
+			continue
+		}
+		for n := 1; n < 300; n += 1 + n/5 {
+			rows := [4][]float32{randSlice(r, n), randSlice(r, n), randSlice(r, n), randSlice(r, n)}
+			b := randSlice(r, n)
+			var out [4]float32
+			kp.dot4(&rows[0][0], &rows[1][0], &rows[2][0], &rows[3][0], &b[0], n, &out)
+			for i := range rows {
+				if w := kp.dot(rows[i], b); math.Float32bits(out[i]) != math.Float32bits(w) {
+					t.Fatalf("%s dot4 n=%d row %d: %g != dot %g", kp.name, n, i, out[i], w)
+				}
+			}
+		}
+	}
 	if got := Dot([]float32{1, 2, 3}, []float32{4, 5, 6, 7}); got != 32 {
 		t.Fatalf("Dot = %g", got)
 	}
