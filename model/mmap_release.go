@@ -1,0 +1,40 @@
+package model
+
+import "syscall"
+
+// Release tells the kernel that the mapped bytes [off, off+n) are not needed
+// for now, so they stop counting toward the process's resident memory; they
+// are read again from the file if touched later. Streaming writers call it
+// after each tensor to keep peak RSS near one tensor, not the whole file.
+func (m *MappedFile) Release(off, n int64) error {
+	if m.data == nil || n <= 0 || off < 0 || off >= int64(len(m.data)) {
+		return nil
+	}
+	page := int64(syscall.Getpagesize())
+	start := off / page * page
+	end := min(off+n, int64(len(m.data)))
+	end = (end + page - 1) / page * page
+	end = min(end, int64(len(m.data)))
+	if end <= start {
+		return nil
+	}
+	return syscall.Madvise(m.data[start:end], syscall.MADV_DONTNEED)
+}
+
+// Release drops the resident pages of a tensor read from a memory-mapped file
+// (see MappedFile.Release); it does nothing for other tensors. Byte slices
+// returned earlier by Bytes stay valid.
+func (t *Tensor) Release() {
+	if mf, ok := t.src.(*MappedFile); ok {
+		mf.Release(t.off, t.size)
+	}
+}
+
+// ReleaseRange is Release for the stored bytes [off, off+n) of the tensor.
+func (t *Tensor) ReleaseRange(off, n int64) {
+	if mf, ok := t.src.(*MappedFile); ok {
+		off = max(off, 0)
+		n = min(n, t.size-off)
+		mf.Release(t.off+off, n)
+	}
+}
