@@ -30,6 +30,13 @@ func BenchmarkSquare(b *testing.B) {
 	}
 }
 
+// BenchmarkSmall checks that tiny problems stay cheap (no goroutines).
+func BenchmarkSmall(b *testing.B) {
+	for _, s := range []int{8, 32, 64, 128, 256} {
+		b.Run(fmt.Sprintf("NT/%d", s), func(b *testing.B) { benchGemm(b, true, s, s, s) })
+	}
+}
+
 // BenchmarkLLM covers the shapes of a small LLM: C = X·Wᵀ with W [out,in].
 func BenchmarkLLM(b *testing.B) {
 	for _, s := range [][3]int{
@@ -39,6 +46,7 @@ func BenchmarkLLM(b *testing.B) {
 		{1, 1024, 1024},   // decode projection
 		{4, 3072, 1024},   // small batch decode
 		{8, 3072, 1024},   // small batch decode
+		{16, 3072, 1024},  // small batch
 	} {
 		b.Run(fmt.Sprintf("m=%d,n=%d,k=%d", s[0], s[1], s[2]), func(b *testing.B) { benchGemm(b, true, s[0], s[1], s[2]) })
 	}
