@@ -2,9 +2,12 @@ package export
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/quant"
@@ -43,11 +46,7 @@ func (c *converter) write(w io.Writer, t *model.Tensor, dt model.DType) (int64, 
 		src := raw[srcOff:srcEnd]
 		out := src
 		if dt != t.DType {
-			vals := c.f32[:end-start]
-			if err := model.Decode(vals, src, t.DType); err != nil {
-				return written, err
-			}
-			if out, err = c.encode(vals, dt); err != nil {
+			if out, err = c.convert(src, t.DType, end-start, dt); err != nil {
 				return written, err
 			}
 		}
@@ -61,32 +60,68 @@ func (c *converter) write(w io.Writer, t *model.Tensor, dt model.DType) (int64, 
 	return written, nil
 }
 
-// encode writes vals in dt into the reused buffer. BF16 rounds to nearest even
-// (as gguf-py does), F16 likewise (numpy's astype), Q8_0 as llama.cpp.
-func (c *converter) encode(vals []float32, dt model.DType) ([]byte, error) {
+// convert decodes n elements of src (in dtype from) and encodes them in dt
+// into the reused buffer, splitting the work across the CPUs on block
+// boundaries.
+func (c *converter) convert(src []byte, from model.DType, n int64, dt model.DType) ([]byte, error) {
+	total, err := dt.ByteSize(n)
+	if err != nil {
+		return nil, err
+	}
+	parts := int64(runtime.GOMAXPROCS(0))
+	step := (n/parts + partAlign - 1) / partAlign * partAlign
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := int64(0); p < parts; p++ {
+		a, b := min(p*step, n), min((p+1)*step, n)
+		if a == b {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sa, _ := from.ByteSize(a)
+			sb, _ := from.ByteSize(b)
+			oa, _ := dt.ByteSize(a)
+			ob, _ := dt.ByteSize(b)
+			vals := c.f32[a:b]
+			if err := model.Decode(vals, src[sa:sb], from); err != nil {
+				errs[p] = err
+				return
+			}
+			errs[p] = encodeInto(c.buf[oa:ob], vals, dt)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c.buf[:total], nil
+}
+
+// partAlign keeps the parts of a chunk on block boundaries of every dtype.
+const partAlign = 256
+
+// encodeInto writes vals in dt into out. BF16 rounds to nearest even (as
+// gguf-py does), F16 likewise (numpy's astype), Q8_0 as llama.cpp.
+func encodeInto(out []byte, vals []float32, dt model.DType) error {
 	switch dt {
 	case model.F32:
-		out := c.buf[:4*len(vals)]
 		for i, v := range vals {
 			binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
 		}
-		return out, nil
 	case model.F16:
-		out := c.buf[:2*len(vals)]
 		for i, v := range vals {
 			binary.LittleEndian.PutUint16(out[2*i:], float16.Fromfloat32(v).Bits())
 		}
-		return out, nil
 	case model.BF16:
-		out := c.buf[:2*len(vals)]
 		for i, v := range vals {
 			binary.LittleEndian.PutUint16(out[2*i:], model.BF16Bits(v))
 		}
-		return out, nil
 	case model.Q8_0:
-		out := c.buf[:len(vals)/quant.QK8_0*quant.BlockQ8_0]
 		quant.QuantizeQ8_0Into(out, vals)
-		return out, nil
+	default:
+		return fmt.Errorf("cannot encode %v", dt)
 	}
-	return nil, fmt.Errorf("cannot encode %v", dt)
+	return nil
 }

@@ -43,7 +43,7 @@ func QuantizeQ8_0Into(out []byte, src []float32) {
 		blk := out[b*BlockQ8_0 : (b+1)*BlockQ8_0]
 		var amax float32
 		for _, v := range x {
-			amax = max(amax, float32(math.Abs(float64(v))))
+			amax = max(amax, math.Float32frombits(math.Float32bits(v)&^(1<<31)))
 		}
 		d := amax / 127
 		var id float32
@@ -52,8 +52,10 @@ func QuantizeQ8_0Into(out []byte, src []float32) {
 		}
 		binary.LittleEndian.PutUint16(blk, float16.Fromfloat32(d).Bits())
 		for j, v := range x {
-			p := float32(v * id)
-			blk[2+j] = byte(int8(math.Round(float64(p))))
+			// roundf: |p| ≤ 127 plus rounding, so p ± 0.5 is exact in
+			// float64 and truncation rounds halves away from zero.
+			p := float64(float32(v * id))
+			blk[2+j] = byte(int8(int32(p + math.Copysign(0.5, p))))
 		}
 	}
 }

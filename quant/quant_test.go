@@ -249,3 +249,28 @@ func readGGUF(t *testing.T, path string) ggufFile {
 	}
 	return ggufFile{f, raw}
 }
+
+func BenchmarkQuantizeQ8_0(b *testing.B) {
+	src := make([]float32, 1<<20)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range src {
+		src[i] = float32(r.NormFloat64()) * 0.02
+	}
+	out := make([]byte, len(src)/32*34)
+	b.SetBytes(int64(4 * len(src)))
+	for b.Loop() {
+		QuantizeQ8_0Into(out, src)
+	}
+}
+
+func BenchmarkDequantizeQ8_0(b *testing.B) {
+	src := make([]float32, 1<<20)
+	for i := range src {
+		src[i] = float32(i%77) * 0.01
+	}
+	raw, _ := QuantizeQ8_0(src)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		DequantizeQ8_0(src, raw)
+	}
+}

@@ -1,0 +1,175 @@
+package export
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/retrofit-llm/retrofit/internal/testutil"
+	"github.com/retrofit-llm/retrofit/model"
+)
+
+// qwen3_06B is the shape of Qwen3-0.6B: 28 layers, hidden 1024, 16/8 heads of
+// 128, MLP 3072, vocab 151936, tied embeddings.
+var qwen3_06B = map[string]any{
+	"architectures": []string{"Qwen3ForCausalLM"}, "model_type": "qwen3", "vocab_size": 151936,
+	"hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28, "num_attention_heads": 16,
+	"num_key_value_heads": 8, "head_dim": 128, "rms_norm_eps": 1e-6, "rope_theta": 1000000,
+	"max_position_embeddings": 40960, "tie_word_embeddings": true, "bos_token_id": 151643, "eos_token_id": 151645,
+	"attention_bias": false, "torch_dtype": "bfloat16",
+}
+
+// writeSyntheticCheckpoint writes a Qwen3-0.6B-shaped HF directory with random
+// bf16 weights (one safetensors file, streamed) and the real Qwen3 tokenizer
+// when the fixture is at hand. It returns the largest tensor's bytes.
+func writeSyntheticCheckpoint(tb testing.TB, dir string) int64 {
+	cfgJSON, _ := json.Marshal(qwen3_06B)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfgJSON, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	for _, name := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		if p, ok := testutil.Find(tb, "qwen3-"+name); ok {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, name), b, 0o644)
+		}
+	}
+	cfg, layout, _, err := model.ParseHFConfig(cfgJSON)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	shapes := model.ExpectedShapes(cfg, layout)
+	names := make([]string, 0, len(shapes))
+	for n := range shapes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	header := map[string]any{"__metadata__": map[string]string{"format": "pt"}}
+	var off, largest int64
+	for _, n := range names {
+		size := 2 * model.Elements(shapes[n])
+		header[n] = map[string]any{"dtype": "BF16", "shape": shapes[n], "data_offsets": []int64{off, off + size}}
+		off += size
+		largest = max(largest, size)
+	}
+	hdr, _ := json.Marshal(header)
+	hdr = append(hdr, []byte(strings.Repeat(" ", (8-len(hdr)%8)%8))...)
+	f, err := os.Create(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	binary.Write(w, binary.LittleEndian, uint64(len(hdr)))
+	w.Write(hdr)
+	r := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 1<<20)
+	for _, n := range names {
+		left := 2 * model.Elements(shapes[n])
+		for left > 0 {
+			chunk := buf[:min(int64(len(buf)), left)]
+			for i := 0; i < len(chunk); i += 8 {
+				x := r.Uint64()
+				for k := 0; k < 4; k++ {
+					h := uint16(x >> (16 * k))
+					// sign, exponent 2^-12..2^-4, random mantissa: typical weights.
+					v := h&0x807f | uint16(115+int(h>>7&7))<<7
+					binary.LittleEndian.PutUint16(chunk[i+2*k:], v)
+				}
+			}
+			w.Write(chunk)
+			left -= int64(len(chunk))
+		}
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	return largest
+}
+
+// BenchmarkGGUFExport converts a Qwen3-0.6B-shaped checkpoint to GGUF in a
+// child process (so its peak RSS is the conversion's alone) and reports GB/s
+// of output and the child's peak RSS (VmHWM), which must stay under
+// 1.5 × the largest tensor + 100 MB.
+func BenchmarkGGUFExport(b *testing.B) {
+	dir := b.TempDir()
+	src := filepath.Join(dir, "qwen3-0.6b")
+	os.Mkdir(src, 0o755)
+	largest := writeSyntheticCheckpoint(b, src)
+	limitMB := (1.5*float64(largest) + 100e6) / 1e6
+	for _, dt := range []model.DType{model.BF16, model.Q8_0} {
+		b.Run(dt.String(), func(b *testing.B) {
+			out := filepath.Join(dir, "out.gguf")
+			var peakKB int64
+			var elapsed time.Duration
+			var size int64
+			for b.Loop() {
+				start := time.Now()
+				cmd := exec.Command(os.Args[0], "-test.run=^TestGGUFExportProcess$", "-test.v")
+				cmd.Env = append(os.Environ(), "RETROFIT_GGUF_EXPORT_SRC="+src, "RETROFIT_GGUF_EXPORT_DST="+out, "RETROFIT_GGUF_EXPORT_DTYPE="+dt.String())
+				outb, err := cmd.CombinedOutput()
+				elapsed += time.Since(start)
+				if err != nil {
+					b.Fatalf("child: %v\n%s", err, outb)
+				}
+				i := strings.Index(string(outb), "VmHWM_kB=")
+				if i < 0 {
+					b.Fatalf("child printed no VmHWM:\n%s", outb)
+				}
+				kb, _ := strconv.ParseInt(strings.Fields(string(outb[i+len("VmHWM_kB="):]))[0], 10, 64)
+				peakKB = max(peakKB, kb)
+				st, err := os.Stat(out)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = st.Size()
+			}
+			b.ReportMetric(float64(size)*float64(b.N)/elapsed.Seconds()/1e9, "GB/s")
+			b.ReportMetric(float64(peakKB)/1e3, "peak-RSS-MB")
+			b.ReportMetric(limitMB, "RSS-limit-MB")
+			if float64(peakKB)/1e3 > limitMB {
+				b.Errorf("peak RSS %.0f MB exceeds 1.5 × largest tensor (%.0f MB) + 100 MB = %.0f MB", float64(peakKB)/1e3, float64(largest)/1e6, limitMB)
+			}
+			os.Remove(out)
+		})
+	}
+}
+
+// TestGGUFExportProcess is the child of BenchmarkGGUFExport: it converts the
+// checkpoint named by the environment and prints its peak RSS. It does
+// nothing in a normal test run.
+func TestGGUFExportProcess(t *testing.T) {
+	src := os.Getenv("RETROFIT_GGUF_EXPORT_SRC")
+	if src == "" {
+		t.Skip("child process of BenchmarkGGUFExport")
+	}
+	dt, err := model.ParseDType(os.Getenv("RETROFIT_GGUF_EXPORT_DTYPE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := loadHFDir(t, src)
+	if err := GGUF(m, os.Getenv("RETROFIT_GGUF_EXPORT_DST"), GGUFOptions{DType: dt}); err != nil {
+		t.Fatal(err)
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			fmt.Printf("VmHWM_kB=%s\n", strings.Fields(v)[0])
+		}
+	}
+}
