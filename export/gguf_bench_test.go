@@ -101,13 +101,18 @@ func writeSyntheticCheckpoint(tb testing.TB, dir string) int64 {
 
 // BenchmarkGGUFExport converts a Qwen3-0.6B-shaped checkpoint to GGUF in a
 // child process (so its peak RSS is the conversion's alone) and reports GB/s
-// of output and the child's peak RSS (VmHWM), which must stay under
+// of output (and of safetensors input) and the child's peak RSS (VmHWM), which must stay under
 // 1.5 × the largest tensor + 100 MB.
 func BenchmarkGGUFExport(b *testing.B) {
 	dir := b.TempDir()
 	src := filepath.Join(dir, "qwen3-0.6b")
 	os.Mkdir(src, 0o755)
 	largest := writeSyntheticCheckpoint(b, src)
+	st, err := os.Stat(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	srcBytes := st.Size()
 	limitMB := (1.5*float64(largest) + 100e6) / 1e6
 	for _, dt := range []model.DType{model.BF16, model.Q8_0} {
 		b.Run(dt.String(), func(b *testing.B) {
@@ -137,6 +142,7 @@ func BenchmarkGGUFExport(b *testing.B) {
 				size = st.Size()
 			}
 			b.ReportMetric(float64(size)*float64(b.N)/elapsed.Seconds()/1e9, "GB/s")
+			b.ReportMetric(float64(srcBytes)*float64(b.N)/elapsed.Seconds()/1e9, "src-GB/s")
 			b.ReportMetric(float64(peakKB)/1e3, "peak-RSS-MB")
 			b.ReportMetric(limitMB, "RSS-limit-MB")
 			if float64(peakKB)/1e3 > limitMB {

@@ -146,9 +146,15 @@ func ggufTokenizer(m *model.Model) ([]gguf.KV, error) {
 }
 
 // ggufModelName turns a checkpoint path into a display name the way the
-// converter does for a directory name: "qwen3-micro" → "Qwen3 Micro".
+// converter does for a directory name: "qwen3-micro" → "Qwen3 Micro". A
+// weights file inside an HF directory is named after the directory.
 func ggufModelName(path string) string {
-	base := strings.TrimSuffix(filepath.Base(filepath.Clean(path)), ".gguf")
+	path = filepath.Clean(path)
+	switch filepath.Ext(path) {
+	case ".safetensors", ".json", ".bin", ".pt", ".pth":
+		path = filepath.Dir(path)
+	}
+	base := strings.TrimSuffix(filepath.Base(path), ".gguf")
 	if base == "" || base == "." || base == "/" {
 		return ""
 	}

@@ -324,3 +324,23 @@ func TestGGUFErrors(t *testing.T) {
 		t.Errorf("left files behind: %v", entries)
 	}
 }
+
+func TestGGUFGeneralNames(t *testing.T) {
+	names := map[string]string{
+		"/x/qwen3-micro":                   "Qwen3 Micro",
+		"/x/qwen3-micro/":                  "Qwen3 Micro",
+		"/x/qwen2-micro/model.safetensors": "Qwen2 Micro",
+		"/x/my_model.gguf":                 "My Model",
+	}
+	for in, want := range names {
+		if got := ggufModelName(in); got != want {
+			t.Errorf("ggufModelName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	labels := map[int64]string{6622608: "6.6M", 4721600: "4.7M", 596049920: "596M", 1543714304: "1.5B", 29360128: "29M", 950000: "950K"}
+	for n, want := range labels {
+		if got := sizeLabel(n); got != want {
+			t.Errorf("sizeLabel(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

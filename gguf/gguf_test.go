@@ -95,6 +95,27 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestVersion2 reads a version 2 file (same layout as 3 for little-endian files).
+func TestVersion2(t *testing.T) {
+	f := &File{Version: 2, KV: []KV{{"a", Uint32(1)}}, Tensors: []TensorInfo{{Name: "w", Dims: []uint64{32, 2}, Type: TensorQ4_0}}}
+	size, err := f.Layout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := WriteHeader(&buf, f); err != nil {
+		t.Fatal(err)
+	}
+	buf.Write(make([]byte, size))
+	g, err := Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Version != 2 || g.Tensors[0].Size != 36 || mustGet(t, g, "a").V != uint32(1) {
+		t.Errorf("read back %+v", g)
+	}
+}
+
 func mustGet(t *testing.T, f *File, k string) Value {
 	v, ok := f.Get(k)
 	if !ok {
