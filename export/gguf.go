@@ -42,9 +42,11 @@ type outTensor struct {
 // values (tokenizer included), tensor names, shapes, types and bytes; only
 // general.* keys may differ (general.name comes from the model's file name,
 // and the converter's model-card keys such as general.basename or
-// general.license are not written). Tensors are ordered embedding, blocks in
-// numeric order (each block's tensors sorted by HF name, as in a safetensors
-// file), final norm, head. A transformed model (non-identity layout or
+// general.license are not written). Tensors are ordered as the converter
+// orders them: the source files in turn (safetensors shards), each file's
+// tensors sorted by HF name — so blk.10 comes before blk.2, as in llama.cpp's
+// files; an unrolled model is written embedding, blocks in numeric order,
+// final norm, head. A transformed model (non-identity layout or
 // provenance) also gets the retrofit.* layout keys; a stock model none.
 //
 // The header is written first from shapes and dtypes, then the tensors one at
@@ -150,6 +152,9 @@ func ggufPlan(m *model.Model, opts GGUFOptions) (model.Layout, []outTensor, erro
 	for _, ts := range blocks {
 		sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
 	}
+	if embed == nil || norm == nil {
+		return layout, nil, fmt.Errorf("model has no %s or %s", model.EmbedName, model.FinalNormName)
+	}
 	var out []outTensor
 	add := func(t *model.Tensor) {
 		dt := opts.DType
@@ -161,9 +166,8 @@ func ggufPlan(m *model.Model, opts GGUFOptions) (model.Layout, []outTensor, erro
 		}
 		out = append(out, outTensor{src: t, dtype: dt})
 	}
-	add(embed)
-	unroll := opts.Unroll && !identity(layout.LayerMap)
-	if unroll {
+	if opts.Unroll && !identity(layout.LayerMap) {
+		add(embed)
 		for l, p := range layout.LayerMap {
 			prefix := fmt.Sprintf("model.layers.%d.", p)
 			for _, t := range blocks[p] {
@@ -174,17 +178,29 @@ func ggufPlan(m *model.Model, opts GGUFOptions) (model.Layout, []outTensor, erro
 				add(t.Renamed(model.BlockName(l, suffix)))
 			}
 		}
-		layout.LayerMap = model.DefaultLayout(len(layout.LayerMap)).LayerMap
-	} else {
-		for p := 0; p < layout.Blocks(); p++ {
-			for _, t := range blocks[p] {
-				add(t)
-			}
+		add(norm)
+		if head != nil {
+			add(head)
 		}
+		layout.LayerMap = model.DefaultLayout(len(layout.LayerMap)).LayerMap
+		return layout, out, nil
 	}
-	add(norm)
-	if head != nil {
-		add(head)
+	// llama.cpp's order: the checkpoint's files in turn, each file's tensors
+	// sorted by name (safetensors' key order).
+	var files []string
+	byFile := map[string][]*model.Tensor{}
+	for _, t := range m.Tensors {
+		if _, seen := byFile[t.File()]; !seen {
+			files = append(files, t.File())
+		}
+		byFile[t.File()] = append(byFile[t.File()], t)
+	}
+	for _, f := range files {
+		ts := byFile[f]
+		sort.SliceStable(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
+		for _, t := range ts {
+			add(t)
+		}
 	}
 	return layout, out, nil
 }
