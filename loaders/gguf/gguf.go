@@ -8,6 +8,8 @@ package gguf
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	ggufc "github.com/retrofit-llm/retrofit/gguf"
 	"github.com/retrofit-llm/retrofit/loaders"
@@ -19,8 +21,15 @@ func init() {
 	loaders.Register(loaders.Format{Name: "gguf", Detect: Detect, Load: Load})
 }
 
-// Detect reports whether path is a regular file starting with the GGUF magic.
+// Detect reports whether path is a regular file named *.gguf or starting with
+// the GGUF magic (a .gguf file with a bad magic is claimed, so that loading it
+// says what is wrong).
 func Detect(path string) bool {
+	if strings.EqualFold(filepath.Ext(path), ".gguf") {
+		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+			return true
+		}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return false
