@@ -1,0 +1,163 @@
+package tokenizer
+
+import (
+	"strings"
+
+	"github.com/dlclark/regexp2"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Tokenizer encodes text to token ids and back. It is safe for concurrent use.
+type Tokenizer struct {
+	vocab  map[string]int32 // byte-level token → id of the BPE model
+	tokens []string         // by id: byte-level form, or an added token's content
+	added  []AddedToken
+
+	raw  *matcher // added tokens matched on the raw text
+	norm *matcher // added tokens matched on the normalized text
+
+	nfc          bool            // NFC normalizer
+	qwenSplit    bool            // split with the hand-written Qwen scanner
+	re           *regexp2.Regexp // split with a general regex otherwise (nil: none)
+	byteDecoder  bool            // ByteLevel decoder (else tokens are joined with spaces)
+	ignoreMerges bool
+
+	bpe   bpe
+	cache wordCache
+	eos   int
+}
+
+// Len returns the number of ids, added tokens included.
+func (t *Tokenizer) Len() int { return len(t.tokens) }
+
+// EOS returns the end-of-sequence id when the tokenizer files name one, else -1.
+func (t *Tokenizer) EOS() int { return t.eos }
+
+// Token returns the token of id: the byte-level form of a vocab entry or the
+// content of an added token; "" when id is out of range.
+func (t *Tokenizer) Token(id int) string {
+	if id < 0 || id >= len(t.tokens) {
+		return ""
+	}
+	return t.tokens[id]
+}
+
+// TokenID returns the id of a token, added tokens first.
+func (t *Tokenizer) TokenID(s string) (int, bool) {
+	for _, m := range []*matcher{t.raw, t.norm} {
+		if m != nil {
+			if id, ok := m.exact[s]; ok {
+				return int(id), true
+			}
+		}
+	}
+	id, ok := t.vocab[s]
+	return int(id), ok
+}
+
+// AddedTokens returns the added tokens (special and not).
+func (t *Tokenizer) AddedTokens() []AddedToken { return append([]AddedToken(nil), t.added...) }
+
+// Encode returns the ids of text. Added tokens in the text, special ones
+// included, become their ids; no BOS/EOS is added.
+func (t *Tokenizer) Encode(text string) []int {
+	out := make([]int, 0, len(text)/3+4)
+	sc := &scratch{}
+	var ids []int32
+	addTok := func(id int32) { out = append(out, int(id)) }
+	plain := func(s string) {
+		ids = t.encodeText(ids[:0], s, sc)
+		for _, id := range ids {
+			out = append(out, int(id))
+		}
+	}
+	t.raw.split(text, func(seg string) {
+		if t.nfc {
+			seg = norm.NFC.String(seg)
+		}
+		t.norm.split(seg, plain, addTok)
+	}, addTok)
+	return out
+}
+
+// encodeText appends the ids of a stretch of normalized text without added
+// tokens.
+func (t *Tokenizer) encodeText(dst []int32, s string, sc *scratch) []int32 {
+	switch {
+	case t.qwenSplit:
+		for i := 0; i < len(s); {
+			j := nextPiece(s, i)
+			dst = t.encodeWord(dst, s[i:j], sc)
+			i = j
+		}
+	case t.re != nil:
+		splitRegex(t.re, s, func(p string) { dst = t.encodeWord(dst, p, sc) })
+	default:
+		dst = t.encodeWord(dst, s, sc)
+	}
+	return dst
+}
+
+// encodeWord appends the ids of one pre-tokenized piece (raw bytes).
+func (t *Tokenizer) encodeWord(dst []int32, piece string, sc *scratch) []int32 {
+	if ids, ok := t.cache.get(piece); ok {
+		return append(dst, ids...)
+	}
+	if t.ignoreMerges {
+		if id, ok := t.vocab[string(byteLevelEncode(nil, piece))]; ok {
+			return append(dst, id)
+		}
+	}
+	n := len(dst)
+	dst = t.bpe.merge(dst, piece, sc)
+	t.cache.put(piece, dst[n:])
+	return dst
+}
+
+// Decode returns the text of ids, added tokens included; ids out of range are
+// skipped. Invalid UTF-8 becomes U+FFFD as in HF.
+func (t *Tokenizer) Decode(ids []int) string {
+	if !t.byteDecoder {
+		parts := make([]string, 0, len(ids))
+		for _, id := range ids {
+			if id >= 0 && id < len(t.tokens) {
+				parts = append(parts, t.tokens[id])
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	buf := make([]byte, 0, len(ids)*4)
+	for _, id := range ids {
+		if id >= 0 && id < len(t.tokens) {
+			buf = byteLevelDecode(buf, t.tokens[id])
+		}
+	}
+	return lossyString(buf)
+}
+
+// splitRegex calls fn for each match of re in s and for each stretch between
+// matches (the "Isolated" behavior).
+func splitRegex(re *regexp2.Regexp, s string, fn func(string)) {
+	// regexp2 reports rune offsets; map them to byte offsets.
+	offs := make([]int, 0, len(s)+1)
+	for i := range s {
+		offs = append(offs, i)
+	}
+	offs = append(offs, len(s))
+	done := 0
+	m, err := re.FindStringMatch(s)
+	for err == nil && m != nil {
+		a, b := offs[m.Index], offs[m.Index+m.Length]
+		if a > done {
+			fn(s[done:a])
+		}
+		if b > a {
+			fn(s[a:b])
+		}
+		done = b
+		m, err = re.FindNextMatch(m)
+	}
+	if done < len(s) {
+		fn(s[done:])
+	}
+}
