@@ -1,0 +1,296 @@
+package export
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/retrofit-llm/retrofit/model"
+)
+
+// SafeTensorsOptions controls the safetensors exporter.
+type SafeTensorsOptions struct {
+	// DType of the weights written: F32, F16 or BF16. The zero value (F32)
+	// keeps each tensor's dtype when it is F32, F16 or BF16 (a quantized
+	// tensor becomes F32) unless ForceDType is set; F16 and BF16 always
+	// convert.
+	DType model.DType
+	// ForceDType makes DType apply even when it is F32 (the zero value):
+	// set it whenever a dtype was asked for.
+	ForceDType bool
+	// ShardBytes, when positive, splits the weights into
+	// model-0000i-of-0000n.safetensors files of at most this many tensor
+	// bytes (a larger tensor gets a file of its own) plus
+	// model.safetensors.index.json; 0 writes one model.safetensors.
+	ShardBytes int64
+	// Progress, when set, is called after each tensor with (done, total).
+	Progress func(done, total int)
+}
+
+// stTensor is one tensor of the output with its place in its shard.
+type stTensor struct {
+	src   *model.Tensor
+	dtype model.DType
+	begin int64 // offset in the shard's data section
+	size  int64
+}
+
+// stShard is one output weights file.
+type stShard struct {
+	name    string
+	tensors []stTensor
+}
+
+// stDTypeNames are safetensors' dtype names and config.json's dtype values.
+var (
+	stDTypeNames  = map[model.DType]string{model.F32: "F32", model.F16: "F16", model.BF16: "BF16"}
+	hfDTypeValues = map[model.DType]string{model.F32: "float32", model.F16: "float16", model.BF16: "bfloat16"}
+)
+
+// SafeTensors writes m as a Hugging Face checkpoint directory dir (created if
+// missing): config.json (HFConfigJSON, with the retrofit layout object and,
+// for a transformed model, auto_map and the remote-code files of
+// WriteRemoteCode), the weights as model.safetensors or shards with
+// model.safetensors.index.json, and the side files carried in m.Files.
+// Tensors are sorted by name, as transformers writes them; each header holds
+// __metadata__ {"format": "pt"} and is space-padded to a multiple of 8 bytes.
+//
+// Headers are computed from shapes and dtypes first; tensors are then
+// converted and written one at a time. Every file goes to a temporary name
+// and all are renamed into place only once everything is written, so an
+// error leaves no partial output; stale weight files of an earlier export to
+// dir are removed after. Exporting into the directory m was loaded from is
+// refused.
+func SafeTensors(m *model.Model, dir string, opts SafeTensorsOptions) error {
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("export %s: %w", dir, err)
+	}
+	if err := checkNotSource(m, dir); err != nil {
+		return err
+	}
+	shards, dtype, err := stPlan(m, opts)
+	if err != nil {
+		return fmt.Errorf("export %s: %w", dir, err)
+	}
+	created, err := mkdirOutput(dir)
+	if err != nil {
+		return err
+	}
+	b := &batch{}
+	ok := false
+	defer func() {
+		if !ok {
+			b.abort()
+			if created {
+				os.Remove(dir)
+			}
+		}
+	}()
+	done, total := 0, 0
+	for _, s := range shards {
+		total += len(s.tensors)
+	}
+	for _, s := range shards {
+		if err := writeShard(b, filepath.Join(dir, s.name), s, func() {
+			done++
+			if opts.Progress != nil {
+				opts.Progress(done, total)
+			}
+		}); err != nil {
+			return err
+		}
+	}
+	if len(shards) > 1 {
+		idx, err := stIndex(shards)
+		if err != nil {
+			return fmt.Errorf("export %s: index: %w", dir, err)
+		}
+		if err := b.add(filepath.Join(dir, "model.safetensors.index.json"), idx); err != nil {
+			return err
+		}
+	}
+	if err := writeHFSideFiles(b, m, dir, hfDTypeValues[dtype]); err != nil {
+		return err
+	}
+	if err := b.commit(); err != nil {
+		return err
+	}
+	ok = true
+	return removeStaleWeights(dir, shards)
+}
+
+// stPlan picks each tensor's output dtype, sorts by name and splits into
+// shards. It returns the dtype holding most bytes, for config.json.
+func stPlan(m *model.Model, opts SafeTensorsOptions) ([]stShard, model.DType, error) {
+	force := opts.ForceDType || opts.DType != model.F32
+	if _, ok := stDTypeNames[opts.DType]; !ok {
+		return nil, 0, fmt.Errorf("safetensors dtype %v is not supported (F32, F16 or BF16)", opts.DType)
+	}
+	ts := append([]*model.Tensor(nil), m.Tensors...)
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
+	byDType := map[model.DType]int64{}
+	var shards []stShard
+	var cur stShard
+	var used int64
+	for _, t := range ts {
+		dt := opts.DType
+		if _, ok := stDTypeNames[t.DType]; ok && !force {
+			dt = t.DType
+		}
+		size, err := dt.ByteSize(t.Elements())
+		if err != nil {
+			return nil, 0, fmt.Errorf("tensor %q: %w", t.Name, err)
+		}
+		if opts.ShardBytes > 0 && len(cur.tensors) > 0 && used+size > opts.ShardBytes {
+			shards = append(shards, cur)
+			cur, used = stShard{}, 0
+		}
+		cur.tensors = append(cur.tensors, stTensor{src: t, dtype: dt, begin: used, size: size})
+		used += size
+		byDType[dt] += size
+	}
+	shards = append(shards, cur)
+	for i := range shards {
+		shards[i].name = "model.safetensors"
+		if len(shards) > 1 {
+			shards[i].name = fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(shards))
+		}
+	}
+	main := model.F32
+	for _, dt := range []model.DType{model.F32, model.F16, model.BF16} {
+		if byDType[dt] > byDType[main] {
+			main = dt
+		}
+	}
+	return shards, main, nil
+}
+
+// stHeader is the 8-byte length and the JSON header of a shard, padded with
+// spaces so the data section starts on an 8-byte boundary.
+func stHeader(s stShard) ([]byte, error) {
+	var h bytes.Buffer
+	h.WriteString(`{"__metadata__":{"format":"pt"}`)
+	for _, t := range s.tensors {
+		name, err := json.Marshal(t.src.Name)
+		if err != nil {
+			return nil, err
+		}
+		h.WriteByte(',')
+		h.Write(name)
+		h.WriteString(`:{"dtype":"` + stDTypeNames[t.dtype] + `","shape":[`)
+		for i, d := range t.src.Shape {
+			if i > 0 {
+				h.WriteByte(',')
+			}
+			h.WriteString(strconv.Itoa(d))
+		}
+		fmt.Fprintf(&h, `],"data_offsets":[%d,%d]}`, t.begin, t.begin+t.size)
+	}
+	h.WriteByte('}')
+	for h.Len()%8 != 0 {
+		h.WriteByte(' ')
+	}
+	out := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+h.Len()), uint64(h.Len()))
+	return append(out, h.Bytes()...), nil
+}
+
+// writeShard streams one weights file into the batch.
+func writeShard(b *batch, path string, s stShard, progress func()) error {
+	hdr, err := stHeader(s)
+	if err != nil {
+		return fmt.Errorf("export %s: header: %w", path, err)
+	}
+	f, err := b.create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	if _, err := w.Write(hdr); err != nil {
+		return fmt.Errorf("export %s: %w", path, err)
+	}
+	conv := newConverter()
+	for _, t := range s.tensors {
+		n, err := conv.write(w, t.src, t.dtype)
+		if err != nil {
+			return fmt.Errorf("export %s: tensor %q: %w", path, t.src.Name, err)
+		}
+		if n != t.size {
+			return fmt.Errorf("export %s: tensor %q: wrote %d bytes, header says %d", path, t.src.Name, n, t.size)
+		}
+		progress()
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("export %s: %w", path, err)
+	}
+	return nil
+}
+
+// stIndex is model.safetensors.index.json for the shards.
+func stIndex(shards []stShard) ([]byte, error) {
+	var size, params int64
+	wm := map[string]string{}
+	for _, s := range shards {
+		for _, t := range s.tensors {
+			size += t.size
+			params += t.src.Elements()
+			wm[t.src.Name] = s.name
+		}
+	}
+	idx := map[string]any{
+		"metadata":   map[string]int64{"total_size": size, "total_parameters": params},
+		"weight_map": wm,
+	}
+	out, err := json.MarshalIndent(idx, "", "  ")
+	return append(out, '\n'), err
+}
+
+// checkNotSource refuses a target directory m's files are read from.
+func checkNotSource(m *model.Model, dir string) error {
+	dst, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("export %s: %w", dir, err)
+	}
+	if !dst.IsDir() {
+		return fmt.Errorf("export %s: exists and is not a directory", dir)
+	}
+	srcs := map[string]bool{}
+	if m.Path != "" {
+		if st, err := os.Stat(m.Path); err == nil && st.IsDir() {
+			srcs[m.Path] = true
+		} else {
+			srcs[filepath.Dir(m.Path)] = true
+		}
+	}
+	for _, t := range m.Tensors {
+		if f := t.File(); f != "" {
+			srcs[filepath.Dir(f)] = true
+		}
+	}
+	for s := range srcs {
+		if st, err := os.Stat(s); err == nil && os.SameFile(st, dst) {
+			return fmt.Errorf("export %s: the model was loaded from this directory; export to another one (the input checkpoint is never modified)", dir)
+		}
+	}
+	return nil
+}
+
+// mkdirOutput creates dir when missing and reports whether it did.
+func mkdirOutput(dir string) (bool, error) {
+	if _, err := os.Stat(dir); err == nil {
+		return false, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false, fmt.Errorf("export %s: %w", dir, err)
+	}
+	return true, nil
+}
