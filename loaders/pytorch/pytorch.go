@@ -8,6 +8,7 @@ package pytorch
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,14 +16,19 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/retrofit-llm/retrofit/loaders"
 	"github.com/retrofit-llm/retrofit/model"
 )
 
-// WeightsFile is the state dict's name in an HF checkpoint directory.
-const WeightsFile = "pytorch_model.bin"
+// File names in an HF checkpoint directory: one state dict, or shards listed
+// in an index.
+const (
+	WeightsFile = "pytorch_model.bin"
+	IndexFile   = "pytorch_model.bin.index.json"
+)
 
 // maxPickleBytes bounds data.pkl (it holds names and shapes, not tensor bytes).
 const maxPickleBytes = 256 << 20
@@ -31,9 +37,10 @@ func init() {
 	loaders.Register(loaders.Format{Name: "pytorch", Detect: Detect, Load: Load})
 }
 
-// Detect reports whether path is a directory holding pytorch_model.bin (and
-// no safetensors weights, which are preferred), or a .bin/.pt/.pth file that
-// starts like a zip archive.
+// Detect reports whether path is a directory holding pytorch_model.bin or
+// pytorch_model.bin.index.json (and no safetensors weights, which are
+// preferred), a .bin/.pt/.pth file that starts like a zip archive, or an
+// index file.
 func Detect(p string) bool {
 	st, err := os.Stat(p)
 	if err != nil {
@@ -45,8 +52,10 @@ func Detect(p string) bool {
 				return false
 			}
 		}
-		st, err := os.Stat(filepath.Join(p, WeightsFile))
-		return err == nil && st.Mode().IsRegular()
+		return isFile(filepath.Join(p, WeightsFile)) || isFile(filepath.Join(p, IndexFile))
+	}
+	if strings.HasSuffix(p, ".bin.index.json") {
+		return st.Mode().IsRegular()
 	}
 	switch filepath.Ext(p) {
 	case ".bin", ".pt", ".pth":
@@ -63,15 +72,25 @@ func Detect(p string) bool {
 	return err == nil && string(magic[:]) == "PK\x03\x04"
 }
 
-// Load opens a directory holding pytorch_model.bin and config.json, or a .bin
-// file with config.json beside it.
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// Load opens a directory holding pytorch_model.bin (or sharded weights with
+// pytorch_model.bin.index.json) and config.json, or a .bin or index file with
+// config.json beside it.
 func Load(p string) (*model.Model, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, fmt.Errorf("pytorch: %w", err)
 	}
 	if st.IsDir() {
-		m, err := LoadWithConfig(filepath.Join(p, WeightsFile), p)
+		w := filepath.Join(p, IndexFile)
+		if !isFile(w) {
+			w = filepath.Join(p, WeightsFile)
+		}
+		m, err := LoadWithConfig(w, p)
 		if m != nil {
 			m.Path = p
 		}
@@ -80,8 +99,9 @@ func Load(p string) (*model.Model, error) {
 	return LoadWithConfig(p, filepath.Dir(p))
 }
 
-// LoadWithConfig loads the state dict binPath with config.json and the side
-// files of configDir. The model is not validated (loaders.Load does that).
+// LoadWithConfig loads the state dict binPath (or the shards an index file
+// binPath lists, found beside it) with config.json and the side files of
+// configDir. The model is not validated (loaders.Load does that).
 func LoadWithConfig(binPath, configDir string) (*model.Model, error) {
 	m := &model.Model{Path: binPath, Format: "pytorch", Files: map[string][]byte{}}
 	cfgPath := filepath.Join(configDir, "config.json")
@@ -102,20 +122,78 @@ func LoadWithConfig(binPath, configDir string) (*model.Model, error) {
 		}
 		m.Files[name] = b
 	}
-	mf, err := model.MapFile(binPath)
-	if err != nil {
-		return nil, fmt.Errorf("pytorch %s: %w", binPath, err)
+	if strings.HasSuffix(binPath, ".index.json") {
+		err = loadSharded(m, binPath)
+	} else {
+		err = loadFile(m, binPath, nil)
 	}
-	m.AddCloser(mf)
-	if err := readTensors(m, binPath, mf); err != nil {
+	if err != nil {
 		m.Close()
-		return nil, fmt.Errorf("pytorch %s: %w", binPath, err)
+		return nil, err
 	}
 	return m, nil
 }
 
-// readTensors opens the zip, unpickles data.pkl and adds a lazy tensor per entry.
-func readTensors(m *model.Model, file string, mf *model.MappedFile) error {
+// loadFile maps one state dict and adds its tensors; a shard (want not nil)
+// must hold exactly the tensors the index assigns it.
+func loadFile(m *model.Model, file string, want map[string]bool) error {
+	mf, err := model.MapFile(file)
+	if err != nil {
+		return fmt.Errorf("pytorch %s: %w", file, err)
+	}
+	m.AddCloser(mf)
+	if err := readTensors(m, file, mf, want); err != nil {
+		return fmt.Errorf("pytorch %s: %w", file, err)
+	}
+	return nil
+}
+
+// loadSharded reads pytorch_model.bin.index.json and loads its shards in
+// name order.
+func loadSharded(m *model.Model, indexPath string) error {
+	data, err := os.ReadFile(indexPath)
+	if err != nil {
+		return fmt.Errorf("pytorch: %w", err)
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return fmt.Errorf("pytorch %s: %w", indexPath, err)
+	}
+	if len(idx.WeightMap) == 0 {
+		return fmt.Errorf("pytorch %s: field \"weight_map\" is missing or empty", indexPath)
+	}
+	shards := map[string]map[string]bool{}
+	for name, shard := range idx.WeightMap {
+		if shard == "" || shard == "." || shard == ".." || shard != filepath.Base(shard) || strings.ContainsAny(shard, `/\`) {
+			return fmt.Errorf("pytorch %s: weight_map[%q] = %q is not a file name in the checkpoint directory", indexPath, name, shard)
+		}
+		if shards[shard] == nil {
+			shards[shard] = map[string]bool{}
+		}
+		shards[shard][name] = true
+	}
+	names := make([]string, 0, len(shards))
+	for s := range shards {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	for _, s := range names {
+		p := filepath.Join(filepath.Dir(indexPath), s)
+		if !isFile(p) {
+			return fmt.Errorf("pytorch %s: shard %s listed in weight_map is missing", indexPath, s)
+		}
+		if err := loadFile(m, p, shards[s]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readTensors opens the zip, unpickles data.pkl and adds a lazy tensor per
+// entry; when want is not nil the file must hold exactly those tensors.
+func readTensors(m *model.Model, file string, mf *model.MappedFile, want map[string]bool) error {
 	head, _ := mf.Slice(0, min(2, mf.Len()))
 	if !bytes.Equal(head, []byte("PK")) {
 		if len(head) > 0 && head[0] == 0x80 {
@@ -159,15 +237,30 @@ func readTensors(m *model.Model, file string, mf *model.MappedFile) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pkl.Name, err)
 	}
+	got := map[string]bool{}
 	for _, r := range refs {
 		if m.Tensor(r.name) != nil {
 			return fmt.Errorf("tensor %q appears twice", r.name)
 		}
+		if want != nil && !want[r.name] {
+			return fmt.Errorf("tensor %q is in the shard but the index weight_map does not list it there", r.name)
+		}
+		got[r.name] = true
 		t, err := lazyTensor(file, mf, entries, prefix, r)
 		if err != nil {
 			return fmt.Errorf("tensor %q: %w", r.name, err)
 		}
 		m.Tensors = append(m.Tensors, t)
+	}
+	var missing []string
+	for name := range want {
+		if !got[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("tensor %q is listed in the index weight_map but absent from the shard (%d missing)", missing[0], len(missing))
 	}
 	return nil
 }
