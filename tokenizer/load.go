@@ -3,10 +3,10 @@ package tokenizer
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,41 +23,12 @@ type fileJSON struct {
 	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
 	Decoder      json.RawMessage `json:"decoder"`
 	Model        struct {
-		Type                    string           `json:"type"`
-		Dropout                 *float64         `json:"dropout"`
-		ContinuingSubwordPrefix *string          `json:"continuing_subword_prefix"`
-		EndOfWordSuffix         *string          `json:"end_of_word_suffix"`
-		IgnoreMerges            bool             `json:"ignore_merges"`
-		Vocab                   map[string]int32 `json:"vocab"`
-		Merges                  []mergeEntry     `json:"merges"`
+		Type                    string   `json:"type"`
+		Dropout                 *float64 `json:"dropout"`
+		ContinuingSubwordPrefix *string  `json:"continuing_subword_prefix"`
+		EndOfWordSuffix         *string  `json:"end_of_word_suffix"`
+		IgnoreMerges            bool     `json:"ignore_merges"`
 	} `json:"model"`
-}
-
-// mergeEntry is a merge written as "a b" (older files) or ["a", "b"].
-type mergeEntry [2]string
-
-func (m *mergeEntry) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		a, c, ok := strings.Cut(s, " ")
-		if !ok || strings.Contains(c, " ") {
-			return fmt.Errorf("merge %q is not two tokens separated by a space", s)
-		}
-		*m = mergeEntry{a, c}
-		return nil
-	}
-	var p []string
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	if len(p) != 2 {
-		return fmt.Errorf("merge %s does not have 2 tokens", b)
-	}
-	*m = mergeEntry{p[0], p[1]}
-	return nil
 }
 
 type component struct {
@@ -85,9 +56,17 @@ func LoadFile(path string) (*Tokenizer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tokenizer %s: %w", path, err)
 		}
-		if data, err = io.ReadAll(zr); err != nil {
+		// The gzip trailer holds the uncompressed size (mod 2^32): a capacity hint.
+		hint := 0
+		if n := len(data); n >= 4 {
+			hint = int(binary.LittleEndian.Uint32(data[n-4:]))
+		}
+		var out bytes.Buffer
+		out.Grow(min(hint, 1<<30) + bytes.MinRead)
+		if _, err = out.ReadFrom(zr); err != nil {
 			return nil, fmt.Errorf("tokenizer %s: %w", path, err)
 		}
+		data = out.Bytes()
 	}
 	t, err := Load(data)
 	if err != nil {
@@ -106,8 +85,8 @@ func LoadFile(path string) (*Tokenizer, error) {
 
 // Load parses an HF tokenizer.json holding a byte-level BPE model.
 func Load(tokenizerJSON []byte) (*Tokenizer, error) {
-	var f fileJSON
-	if err := json.Unmarshal(tokenizerJSON, &f); err != nil {
+	f, vocab, mergesJSON, err := parseFile(tokenizerJSON)
+	if err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
 	mdl := &f.Model
@@ -123,10 +102,14 @@ func Load(tokenizerJSON []byte) (*Tokenizer, error) {
 	if s := mdl.EndOfWordSuffix; s != nil && *s != "" {
 		return nil, fmt.Errorf("tokenizer.json: model.end_of_word_suffix %q is not supported", *s)
 	}
-	if len(mdl.Vocab) == 0 {
+	if len(vocab) == 0 {
 		return nil, errors.New("tokenizer.json: model.vocab is missing or empty")
 	}
-	t, err := build(mdl.Vocab, mdl.Merges, f.AddedTokens)
+	merges, err := parseMerges(mergesJSON, vocab)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer.json: model.merges: %w", err)
+	}
+	t, err := build(vocab, merges, f.AddedTokens)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
@@ -155,7 +138,7 @@ func Load(tokenizerJSON []byte) (*Tokenizer, error) {
 
 // build makes the tokenizer's tables from a vocab, merges by rank and added
 // tokens.
-func build(vocab map[string]int32, merges []mergeEntry, added []AddedToken) (*Tokenizer, error) {
+func build(vocab map[string]int32, merges []merge, added []AddedToken) (*Tokenizer, error) {
 	t := &Tokenizer{vocab: vocab, eos: -1}
 	n := 0
 	for tok, id := range vocab {
@@ -196,16 +179,8 @@ func build(vocab map[string]int32, merges []mergeEntry, added []AddedToken) (*To
 		}
 	}
 	t.bpe.merges = make(map[uint64]uint64, len(merges))
-	var buf []byte
 	for rank, m := range merges {
-		a, ok1 := vocab[m[0]]
-		b, ok2 := vocab[m[1]]
-		buf = append(append(buf[:0], m[0]...), m[1]...)
-		c, ok3 := vocab[string(buf)]
-		if !ok1 || !ok2 || !ok3 {
-			return nil, fmt.Errorf("model.merges[%d] %q %q: token not in vocab", rank, m[0], m[1])
-		}
-		t.bpe.merges[pairKey(a, b)] = uint64(rank)<<32 | uint64(uint32(c))
+		t.bpe.merges[pairKey(m.a, m.b)] = uint64(rank)<<32 | uint64(uint32(m.c))
 	}
 	return t, nil
 }

@@ -91,7 +91,13 @@ func microVocab(t *testing.T) *model.Vocab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f fileJSON
+	var f struct {
+		AddedTokens []AddedToken `json:"added_tokens"`
+		Model       struct {
+			Vocab  map[string]int `json:"vocab"`
+			Merges [][2]string    `json:"merges"`
+		} `json:"model"`
+	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/retrofit-llm/retrofit/model"
 )
@@ -55,13 +54,17 @@ func FromVocab(v *model.Vocab) (*Tokenizer, error) {
 			vocab[tok] = int32(id)
 		}
 	}
-	merges := make([]mergeEntry, len(v.Merges))
+	merges := make([]merge, len(v.Merges))
+	var buf []byte
 	for i, m := range v.Merges {
-		a, b, ok := strings.Cut(m, " ")
-		if !ok || strings.Contains(b, " ") {
+		a, b, ok := splitMerge([]byte(m))
+		if !ok {
 			return nil, fmt.Errorf("gguf tokenizer: tokenizer.ggml.merges[%d] %q is not two tokens separated by a space", i, m)
 		}
-		merges[i] = mergeEntry{a, b}
+		var err error
+		if merges[i], err = resolveMerge(vocab, a, b, &buf); err != nil {
+			return nil, fmt.Errorf("gguf tokenizer: tokenizer.ggml.merges[%d]: %w", i, err)
+		}
 	}
 	t, err := build(vocab, merges, added)
 	if err != nil {
