@@ -124,6 +124,10 @@ func writeFileAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Abort()
+		return fmt.Errorf("export %s: %w", path, err)
+	}
 	if _, err := f.Write(data); err != nil {
 		f.Abort()
 		return fmt.Errorf("export %s: %w", path, err)

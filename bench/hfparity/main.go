@@ -1,0 +1,75 @@
+// Command hfparity prepares and checks the parity of retrofit's exports with
+// HF transformers (remote code, scripts/hf_parity.py) and of uptrained HF
+// checkpoints with retrofit's GGUF export. It needs no GPU and no Python;
+// docs/hf.md records the GPU runs.
+//
+//	hfparity export -out DIR [-fixtures DIR] [-cases stock,cla,...]
+//	    converts qwen3-micro with each transform, exports it as an HF
+//	    directory with remote code, loads the export back, and writes per case
+//	    DIR/CASE/{hf/, retrofit.json, logits.f32}: retrofit's engine logits on
+//	    the references' ids_a, 32 greedy tokens, KV bytes per token.
+//	hfparity ppl -model DIR [-gguf OUT.gguf] [-dtype bf16] [-fixtures DIR]
+//	    perplexity of an HF directory on the references' ids_docs_val
+//	    windows; with -gguf also exports it to GGUF, loads that back and
+//	    evaluates it. Prints one JSON object.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch os.Args[1] {
+	case "export":
+		fs := flag.NewFlagSet("export", flag.ExitOnError)
+		out := fs.String("out", "", "output directory (required)")
+		fixtures := fs.String("fixtures", "", "directory holding qwen3-micro/ and qwen3-micro-refs.safetensors (default: testdata, then ../shared/fixtures)")
+		cases := fs.String("cases", strings.Join(caseNames(), ","), "cases to export")
+		fs.Parse(os.Args[2:])
+		if *out == "" {
+			usage()
+		}
+		var res []CaseResult
+		res, err = ExportCases(*fixtures, *out, strings.Split(*cases, ","))
+		for _, r := range res {
+			b, _ := json.Marshal(r.Summary())
+			fmt.Println(string(b))
+		}
+	case "ppl":
+		fs := flag.NewFlagSet("ppl", flag.ExitOnError)
+		dir := fs.String("model", "", "HF directory (required)")
+		gg := fs.String("gguf", "", "also export to this GGUF file and evaluate it")
+		dtype := fs.String("dtype", "bf16", "GGUF weight dtype: f32, f16, bf16 or q8_0")
+		fixtures := fs.String("fixtures", "", "directory holding qwen3-micro-refs.safetensors")
+		ctx := fs.Int("ctx", 512, "tokens per window")
+		fs.Parse(os.Args[2:])
+		if *dir == "" {
+			usage()
+		}
+		var r *PPLResult
+		r, err = PPL(*fixtures, *dir, *gg, *dtype, *ctx)
+		if r != nil {
+			b, _ := json.Marshal(r)
+			fmt.Println(string(b))
+		}
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hfparity:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: hfparity export -out DIR [-fixtures DIR] [-cases a,b]\n       hfparity ppl -model DIR [-gguf OUT] [-dtype bf16] [-fixtures DIR]")
+	os.Exit(2)
+}

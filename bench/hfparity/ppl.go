@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/retrofit-llm/retrofit/engine"
+	"github.com/retrofit-llm/retrofit/export"
+	"github.com/retrofit-llm/retrofit/loaders"
+	"github.com/retrofit-llm/retrofit/model"
+)
+
+// PPLResult is the perplexity of one checkpoint, as loaded and as GGUF.
+type PPLResult struct {
+	Model   string       `json:"model"`
+	Layout  model.Layout `json:"layout"`
+	Tokens  int          `json:"tokens"`
+	PPL     float64      `json:"ppl"`
+	GGUF    string       `json:"gguf,omitempty"`
+	PPLGGUF float64      `json:"ppl_gguf,omitempty"`
+	RelDiff float64      `json:"rel_diff,omitempty"`
+}
+
+// PPL evaluates the model at dir on the references' ids_docs_val in
+// non-overlapping windows of ctx tokens; with gg set it also exports the model
+// to that GGUF file, loads it back and evaluates it the same way.
+func PPL(fixtures, dir, gg, dtype string, ctx int) (*PPLResult, error) {
+	refsPath, err := find(fixtures, "qwen3-micro-refs.safetensors")
+	if err != nil {
+		return nil, err
+	}
+	refs, err := readRefs(refsPath)
+	if err != nil {
+		return nil, err
+	}
+	ids := refs["ids_docs_val"]
+	m, err := loaders.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	r := &PPLResult{Model: dir, Layout: m.Layout}
+	if r.PPL, r.Tokens, err = perplexity(m, ids, ctx); err != nil {
+		return nil, err
+	}
+	if gg == "" {
+		return r, nil
+	}
+	dt, ok := map[string]model.DType{"f32": model.F32, "f16": model.F16, "bf16": model.BF16, "q8_0": model.Q8_0}[strings.ToLower(dtype)]
+	if !ok {
+		return nil, fmt.Errorf("-dtype %q: want f32, f16, bf16 or q8_0", dtype)
+	}
+	if err := export.GGUF(m, gg, export.GGUFOptions{DType: dt}); err != nil {
+		return nil, err
+	}
+	g, err := loaders.Load(gg)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	if !layoutEqual(g.Layout, m.Layout) {
+		return nil, fmt.Errorf("%s: layout %+v, the HF directory has %+v", gg, g.Layout, m.Layout)
+	}
+	r.GGUF = gg
+	if r.PPLGGUF, _, err = perplexity(g, ids, ctx); err != nil {
+		return nil, err
+	}
+	r.RelDiff = math.Abs(r.PPLGGUF-r.PPL) / r.PPL
+	return r, nil
+}
+
+// perplexity is exp(mean NLL) of ids[1:] over non-overlapping windows of ctx
+// tokens, each from an empty cache.
+func perplexity(m *model.Model, ids []int, ctx int) (float64, int, error) {
+	e, err := engine.New(m)
+	if err != nil {
+		return 0, 0, err
+	}
+	vocab := m.Config.VocabSize
+	var nll float64
+	n := 0
+	for w := 0; (w+1)*ctx+1 <= len(ids); w++ {
+		win := ids[w*ctx : (w+1)*ctx+1]
+		logits, err := e.Forward(win[:ctx], e.NewCache(ctx), nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		for i := 0; i < ctx; i++ {
+			row := logits[i*vocab : (i+1)*vocab]
+			mx := row[0]
+			for _, v := range row {
+				mx = max(mx, v)
+			}
+			var s float64
+			for _, v := range row {
+				s += math.Exp(float64(v - mx))
+			}
+			nll += math.Log(s) + float64(mx) - float64(row[win[i+1]])
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, 0, fmt.Errorf("ids_docs_val has %d tokens, fewer than one window of %d", len(ids), ctx)
+	}
+	return math.Exp(nll / float64(n)), n, nil
+}
+
+func layoutEqual(a, b model.Layout) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// readRefs reads the integer tensors (I32 or I64) of a references
+// safetensors file, by name.
+func readRefs(path string) (map[string][]int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) < 8 {
+		return nil, fmt.Errorf("%s: too short for a safetensors header", path)
+	}
+	n := binary.LittleEndian.Uint64(data)
+	if n > uint64(len(data)-8) {
+		return nil, fmt.Errorf("%s: header length %d exceeds the file", path, n)
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(data[8:8+n], &hdr); err != nil {
+		return nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	body := data[8+n:]
+	out := map[string][]int{}
+	for name, raw := range hdr {
+		var t struct {
+			DType   string   `json:"dtype"`
+			Offsets [2]int64 `json:"data_offsets"`
+		}
+		if name == "__metadata__" || json.Unmarshal(raw, &t) != nil {
+			continue
+		}
+		if t.Offsets[0] < 0 || t.Offsets[1] < t.Offsets[0] || t.Offsets[1] > int64(len(body)) {
+			return nil, fmt.Errorf("%s: tensor %q: data_offsets %v outside the file", path, name, t.Offsets)
+		}
+		b := body[t.Offsets[0]:t.Offsets[1]]
+		switch t.DType {
+		case "I32":
+			for i := 0; i+4 <= len(b); i += 4 {
+				out[name] = append(out[name], int(int32(binary.LittleEndian.Uint32(b[i:]))))
+			}
+		case "I64":
+			for i := 0; i+8 <= len(b); i += 8 {
+				out[name] = append(out[name], int(int64(binary.LittleEndian.Uint64(b[i:]))))
+			}
+		}
+	}
+	for _, k := range []string{"ids_a", "ids_docs_val"} {
+		if len(out[k]) == 0 {
+			return nil, fmt.Errorf("%s: no integer tensor %q", path, k)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Uptrain a retrofit-converted HF checkpoint with distillation from the original.
+
+  python3 scripts/uptrain_hf.py --model CONVERTED_DIR --teacher ORIGINAL_DIR \
+      --data docs-train.txt --out OUT_DIR [--steps 100 --ctx 512 --batch 8]
+  torchrun --nproc_per_node N scripts/uptrain_hf.py ...   (or accelerate launch)
+
+The converted model loads with trust_remote_code (retrofit's remote code
+ships beside its weights). The loss is
+    alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * LM cross-entropy,
+with softmax temperature T on both sides. The text is split into documents on
+blank-line triples, tokenized with the model's tokenizer.json, joined with
+<|endoftext|> and packed into windows of ctx tokens. Trains with the HF Trainer
+(DDP under torchrun); saves the result (weights in --save-dtype, remote code,
+tokenizer files) to OUT_DIR and writes OUT_DIR/uptrain.json with the losses
+and, with --eval-ids, the perplexity before and after on those ids.
+"""
+
+import argparse
+import json
+import math
+import os
+import shutil
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from tokenizers import Tokenizer
+from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+
+SIDE_FILES = ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"]
+
+
+def pack(path, tokenizer_path, ctx, max_chars):
+    tok = Tokenizer.from_file(tokenizer_path)
+    eot = tok.token_to_id("<|endoftext|>")
+    with open(path, encoding="utf-8") as f:
+        text = f.read(max_chars) if max_chars > 0 else f.read()
+    docs = [d for d in text.split("\n\n\n") if d.strip()]
+    ids = []
+    for enc in tok.encode_batch(docs, add_special_tokens=False):
+        ids.extend(enc.ids)
+        if eot is not None:
+            ids.append(eot)
+    n = len(ids) // ctx
+    if n == 0:
+        raise SystemExit(f"{path}: {len(ids)} tokens, fewer than one window of {ctx}")
+    return torch.tensor(ids[: n * ctx], dtype=torch.long).view(n, ctx)
+
+
+class Windows(torch.utils.data.Dataset):
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return {"input_ids": self.rows[i], "labels": self.rows[i]}
+
+
+class DistillTrainer(Trainer):
+    def __init__(self, *args, teacher=None, alpha=0.5, temperature=2.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.teacher, self.alpha, self.temperature = teacher, alpha, temperature
+        self.parts = []
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        out = model(input_ids=inputs["input_ids"], labels=inputs["labels"])
+        ce = out.loss
+        loss = ce
+        kl = torch.zeros((), device=ce.device)
+        if self.teacher is not None and self.alpha > 0:
+            if next(self.teacher.parameters()).device != ce.device:
+                self.teacher.to(ce.device)
+            with torch.no_grad():
+                t = self.teacher(input_ids=inputs["input_ids"]).logits.float()
+            T = self.temperature
+            s = out.logits.float()
+            kl = F.kl_div(
+                F.log_softmax(s / T, -1).flatten(0, 1),
+                F.log_softmax(t / T, -1).flatten(0, 1),
+                log_target=True,
+                reduction="batchmean",
+            ) * (T * T)
+            loss = self.alpha * kl + (1 - self.alpha) * ce
+        if model.training:
+            self.parts.append((ce.item(), kl.item(), loss.item()))
+        return (loss, out) if return_outputs else loss
+
+
+@torch.no_grad()
+def perplexity(model, ids, ctx):
+    model.eval()
+    dev = next(model.parameters()).device
+    nll, n = 0.0, 0
+    for w in range((len(ids) - 1) // ctx):
+        win = ids[w * ctx : (w + 1) * ctx + 1].to(dev)
+        logits = model(win[None, :-1], use_cache=False).logits[0].float()
+        nll += F.cross_entropy(logits, win[1:], reduction="sum").item()
+        n += ctx
+    return math.exp(nll / n), n
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="converted HF directory (retrofit export, remote code)")
+    p.add_argument("--teacher", help="original HF directory to distil from (none: LM loss only)")
+    p.add_argument("--data", required=True, help="training text file")
+    p.add_argument("--out", required=True)
+    p.add_argument("--tokenizer", help="tokenizer.json (default: the model's, else the teacher's)")
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--ctx", type=int, default=512)
+    p.add_argument("--batch", type=int, default=8, help="windows per device per step")
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--alpha", type=float, default=0.5, help="weight of the distillation KL")
+    p.add_argument("--temperature", type=float, default=2.0)
+    p.add_argument("--max-chars", type=int, default=0, help="read at most this many characters of --data (0: all)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    p.add_argument("--grad-ckpt", action="store_true", help="gradient checkpointing")
+    p.add_argument("--save-dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
+    p.add_argument("--eval-ids", help="safetensors holding ids_docs_val (e.g. qwen3-micro-refs.safetensors)")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    tok = a.tokenizer
+    if tok is None:
+        for d in (a.model, a.teacher):
+            if d and os.path.exists(os.path.join(d, "tokenizer.json")):
+                tok = os.path.join(d, "tokenizer.json")
+                break
+    if tok is None:
+        raise SystemExit("no tokenizer.json beside --model or --teacher: pass --tokenizer")
+    rows = pack(a.data, tok, a.ctx, a.max_chars)
+
+    model = AutoModelForCausalLM.from_pretrained(a.model, trust_remote_code=True, dtype=torch.float32)
+    teacher = None
+    if a.teacher and a.alpha > 0:
+        teacher = AutoModelForCausalLM.from_pretrained(a.teacher, trust_remote_code=True, dtype=torch.float32).eval()
+        for q in teacher.parameters():
+            q.requires_grad_(False)
+    eval_ids = load_file(a.eval_ids)["ids_docs_val"].long().view(-1) if a.eval_ids else None
+
+    args = TrainingArguments(
+        output_dir=os.path.join(a.out, "trainer"),
+        max_steps=a.steps,
+        per_device_train_batch_size=a.batch,
+        gradient_accumulation_steps=a.grad_accum,
+        learning_rate=a.lr,
+        lr_scheduler_type="cosine",
+        warmup_steps=a.warmup,
+        weight_decay=0.0,
+        logging_steps=10,
+        save_strategy="no",
+        report_to=[],
+        bf16=a.bf16,
+        gradient_checkpointing=a.grad_ckpt,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if a.grad_ckpt else None,
+        ddp_find_unused_parameters=False,
+        dataloader_drop_last=True,
+        seed=a.seed,
+        remove_unused_columns=False,
+    )
+    trainer = DistillTrainer(
+        model=model, args=args, train_dataset=Windows(rows), teacher=teacher, alpha=a.alpha, temperature=a.temperature
+    )
+    main_proc = trainer.is_world_process_zero()
+    before = None
+    if eval_ids is not None and main_proc:
+        before = perplexity(model.to(args.device), eval_ids, a.ctx)[0]
+        model.train()
+    trainer.train()
+    if not main_proc:
+        return
+    model = trainer.model
+    model.to(getattr(torch, a.save_dtype)).save_pretrained(a.out)
+    for name in SIDE_FILES:
+        src = os.path.join(a.model, name)
+        if os.path.exists(src) and not os.path.exists(os.path.join(a.out, name)):
+            shutil.copy(src, a.out)
+    shutil.rmtree(os.path.join(a.out, "trainer"), ignore_errors=True)
+
+    parts = trainer.parts
+    first, last = parts[: min(10, len(parts))], parts[-min(10, len(parts)) :]
+
+    def mean(xs, i):
+        return sum(x[i] for x in xs) / max(1, len(xs))
+
+    rec = {
+        "model": a.model, "teacher": a.teacher, "steps": a.steps, "windows": len(rows), "ctx": a.ctx,
+        "batch": a.batch, "world_size": args.world_size, "alpha": a.alpha, "temperature": a.temperature,
+        "loss_first10": mean(first, 2), "loss_last10": mean(last, 2),
+        "ce_first10": mean(first, 0), "ce_last10": mean(last, 0),
+        "kl_first10": mean(first, 1), "kl_last10": mean(last, 1),
+        "log_history": trainer.state.log_history,
+    }
+    if eval_ids is not None:
+        # Evaluate the saved weights (in save-dtype, computed in fp32), as retrofit will.
+        saved = AutoModelForCausalLM.from_pretrained(a.out, trust_remote_code=True, dtype=torch.float32)
+        after, n = perplexity(saved.to(args.device), eval_ids, a.ctx)
+        rec.update(ppl_before=before, ppl_after=after, eval_tokens=n)
+        if teacher is not None:
+            rec["ppl_teacher"] = perplexity(teacher.to(args.device), eval_ids, a.ctx)[0]
+    with open(os.path.join(a.out, "uptrain.json"), "w") as f:
+        json.dump(rec, f, indent=1)
+    print(json.dumps({k: v for k, v in rec.items() if k != "log_history"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
