@@ -33,7 +33,7 @@ func BenchmarkEncodeCold(b *testing.B) {
 	b.SetBytes(int64(len(docs)))
 	b.ResetTimer()
 	for b.Loop() {
-		tok.cache.m = nil
+		tok.cache = newWordCache()
 		tok.Encode(docs)
 	}
 }

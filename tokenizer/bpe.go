@@ -2,24 +2,25 @@ package tokenizer
 
 import (
 	"container/heap"
+	"hash/maphash"
 	"math"
 	"strings"
-	"sync"
+	"sync/atomic"
 )
 
 const noRank = math.MaxUint32
 
 // bpe is the merge table: pair of ids → rank and merged id.
 type bpe struct {
-	merges map[uint64]uint64 // a<<32|b → rank<<32|merged
-	byteID [256]int32        // id of each byte's one-character token, -1 if absent
+	merges pairTable  // a<<32|b → rank<<32|merged
+	byteID [256]int32 // id of each byte's one-character token, -1 if absent
 }
 
 func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
 
 // lookup returns the rank and merged id of the pair (a, b), or noRank.
 func (m *bpe) lookup(a, b int32) (uint32, int32) {
-	v, ok := m.merges[pairKey(a, b)]
+	v, ok := m.merges.get(pairKey(a, b))
 	if !ok {
 		return noRank, -1
 	}
@@ -28,6 +29,7 @@ func (m *bpe) lookup(a, b int32) (uint32, int32) {
 
 // scratch holds buffers reused across the words of one Encode call.
 type scratch struct {
+	out   []int32
 	syms  []int32
 	ranks []uint32
 	news  []int32
@@ -163,35 +165,59 @@ func (m *bpe) mergeHeap(dst []int32, sc *scratch) []int32 {
 	return dst
 }
 
-// wordCache maps a pre-tokenized piece (raw bytes) to its ids. Like HF's it
-// stops growing at a fixed size; it is safe for concurrent use.
+// wordCache maps a pre-tokenized piece (raw bytes) to its ids: a 2-way
+// set-associative table of immutable entries read and written atomically, so
+// it is safe for concurrent use without locks and bounded in size. A new word
+// evicts one of the two in its set.
 type wordCache struct {
-	mu sync.Mutex
-	m  map[string][]int32
+	seed  maphash.Seed
+	slots []atomic.Pointer[cacheEntry]
+}
+
+type cacheEntry struct {
+	key string
+	ids []int32
 }
 
 const (
-	cacheMaxEntries = 1 << 18
+	cacheSlots      = 1 << 17
 	cacheMaxWordLen = 64
 )
 
+func newWordCache() *wordCache {
+	return &wordCache{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[cacheEntry], cacheSlots)}
+}
+
+// set returns the two slots of k and a hash bit to pick a victim.
+func (c *wordCache) set(k string) (*atomic.Pointer[cacheEntry], *atomic.Pointer[cacheEntry], bool) {
+	h := maphash.String(c.seed, k)
+	i := h & (cacheSlots - 2)
+	return &c.slots[i], &c.slots[i+1], h>>63 == 1
+}
+
 func (c *wordCache) get(k string) ([]int32, bool) {
-	c.mu.Lock()
-	v, ok := c.m[k]
-	c.mu.Unlock()
-	return v, ok
+	a, b, _ := c.set(k)
+	if e := a.Load(); e != nil && e.key == k {
+		return e.ids, true
+	}
+	if e := b.Load(); e != nil && e.key == k {
+		return e.ids, true
+	}
+	return nil, false
 }
 
 func (c *wordCache) put(k string, v []int32) {
 	if len(k) > cacheMaxWordLen {
 		return
 	}
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = make(map[string][]int32)
+	e := &cacheEntry{key: strings.Clone(k), ids: append([]int32(nil), v...)}
+	a, b, second := c.set(k)
+	switch {
+	case a.Load() == nil:
+		a.Store(e)
+	case b.Load() == nil || second:
+		b.Store(e)
+	default:
+		a.Store(e)
 	}
-	if len(c.m) < cacheMaxEntries {
-		c.m[strings.Clone(k)] = append([]int32(nil), v...)
-	}
-	c.mu.Unlock()
 }

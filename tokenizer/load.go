@@ -139,7 +139,7 @@ func Load(tokenizerJSON []byte) (*Tokenizer, error) {
 // build makes the tokenizer's tables from a vocab, merges by rank and added
 // tokens.
 func build(vocab map[string]int32, merges []merge, added []AddedToken) (*Tokenizer, error) {
-	t := &Tokenizer{vocab: vocab, eos: -1}
+	t := &Tokenizer{vocab: vocab, eos: -1, cache: newWordCache()}
 	n := 0
 	for tok, id := range vocab {
 		if id < 0 {
@@ -178,9 +178,9 @@ func build(vocab map[string]int32, merges []merge, added []AddedToken) (*Tokeniz
 			t.bpe.byteID[b] = id
 		}
 	}
-	t.bpe.merges = make(map[uint64]uint64, len(merges))
+	t.bpe.merges = newPairTable(len(merges))
 	for rank, m := range merges {
-		t.bpe.merges[pairKey(m.a, m.b)] = uint64(rank)<<32 | uint64(uint32(m.c))
+		t.bpe.merges.set(pairKey(m.a, m.b), uint64(rank)<<32|uint64(uint32(m.c)))
 	}
 	return t, nil
 }

@@ -23,7 +23,7 @@ type Tokenizer struct {
 	ignoreMerges bool
 
 	bpe   bpe
-	cache wordCache
+	cache *wordCache
 	eos   int
 }
 
@@ -61,16 +61,10 @@ func (t *Tokenizer) AddedTokens() []AddedToken { return append([]AddedToken(nil)
 // Encode returns the ids of text. Added tokens in the text, special ones
 // included, become their ids; no BOS/EOS is added.
 func (t *Tokenizer) Encode(text string) []int {
-	out := make([]int, 0, len(text)/3+4)
+	out := make([]int, 0, len(text)/4+4)
 	sc := &scratch{}
-	var ids []int32
 	addTok := func(id int32) { out = append(out, int(id)) }
-	plain := func(s string) {
-		ids = t.encodeText(ids[:0], s, sc)
-		for _, id := range ids {
-			out = append(out, int(id))
-		}
-	}
+	plain := func(s string) { out = t.encodeText(out, s, sc) }
 	t.raw.split(text, func(seg string) {
 		if t.nfc {
 			seg = norm.NFC.String(seg)
@@ -82,7 +76,7 @@ func (t *Tokenizer) Encode(text string) []int {
 
 // encodeText appends the ids of a stretch of normalized text without added
 // tokens.
-func (t *Tokenizer) encodeText(dst []int32, s string, sc *scratch) []int32 {
+func (t *Tokenizer) encodeText(dst []int, s string, sc *scratch) []int {
 	switch {
 	case t.qwenSplit:
 		for i := 0; i < len(s); {
@@ -99,18 +93,21 @@ func (t *Tokenizer) encodeText(dst []int32, s string, sc *scratch) []int32 {
 }
 
 // encodeWord appends the ids of one pre-tokenized piece (raw bytes).
-func (t *Tokenizer) encodeWord(dst []int32, piece string, sc *scratch) []int32 {
-	if ids, ok := t.cache.get(piece); ok {
-		return append(dst, ids...)
-	}
-	if t.ignoreMerges {
-		if id, ok := t.vocab[string(byteLevelEncode(nil, piece))]; ok {
-			return append(dst, id)
+func (t *Tokenizer) encodeWord(dst []int, piece string, sc *scratch) []int {
+	ids, ok := t.cache.get(piece)
+	if !ok {
+		if t.ignoreMerges {
+			if id, ok := t.vocab[string(byteLevelEncode(nil, piece))]; ok {
+				return append(dst, int(id))
+			}
 		}
+		sc.out = t.bpe.merge(sc.out[:0], piece, sc)
+		ids = sc.out
+		t.cache.put(piece, ids)
 	}
-	n := len(dst)
-	dst = t.bpe.merge(dst, piece, sc)
-	t.cache.put(piece, dst[n:])
+	for _, id := range ids {
+		dst = append(dst, int(id))
+	}
 	return dst
 }
 
