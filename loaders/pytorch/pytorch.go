@@ -127,6 +127,9 @@ func LoadWithConfig(binPath, configDir string) (*model.Model, error) {
 	} else {
 		err = loadFile(m, binPath, nil)
 	}
+	if err == nil {
+		err = model.DropTiedHeadCopy(m)
+	}
 	if err != nil {
 		m.Close()
 		return nil, err

@@ -164,3 +164,29 @@ func TestSharded(t *testing.T) {
 		})
 	}
 }
+
+// TestTiedHeadCopy: torch.save of a tied model's state dict holds
+// lm_head.weight as a second view of the embedding; it is dropped.
+func TestTiedHeadCopy(t *testing.T) {
+	src := testutil.Fixture(t, "qwen3-micro")
+	ref, err := loaders.Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	dir := t.TempDir()
+	abs, _ := filepath.Abs(filepath.Join(src, "config.json"))
+	os.Symlink(abs, filepath.Join(dir, "config.json"))
+	ts := append(append([]*model.Tensor(nil), ref.Tensors...), ref.Tensor(model.EmbedName).Renamed(model.HeadName))
+	if err := os.WriteFile(filepath.Join(dir, "pytorch_model.bin"), torchZip(t, ts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := loaders.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Tensor(model.HeadName) != nil || len(m.Tensors) != len(ref.Tensors) {
+		t.Errorf("%d tensors (want %d), lm_head kept: %v", len(m.Tensors), len(ref.Tensors), m.Tensor(model.HeadName) != nil)
+	}
+}

@@ -187,3 +187,42 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestTiedHeadCopy: a tied model's file holding lm_head.weight loads without
+// it when it equals the embedding, and fails validation when it differs.
+func TestTiedHeadCopy(t *testing.T) {
+	micro := testutil.Fixture(t, "qwen3-micro")
+	h, data := splitFile(t, filepath.Join(micro, "model.safetensors"))
+	e := h["model.embed_tokens.weight"].(map[string]any)
+	offs := e["data_offsets"].([]any)
+	begin, end := int(offs[0].(float64)), int(offs[1].(float64))
+	for _, c := range []struct {
+		name    string
+		flip    bool
+		wantErr string
+	}{{"identical", false, ""}, {"different", true, `"lm_head.weight" is not part of`}} {
+		t.Run(c.name, func(t *testing.T) {
+			head := append([]byte(nil), data[begin:end]...)
+			if c.flip {
+				head[100] ^= 1
+			}
+			h["lm_head.weight"] = map[string]any{"dtype": "BF16", "shape": e["shape"], "data_offsets": []int{len(data), len(data) + len(head)}}
+			dir := linkDir(t, micro)
+			replace(t, dir, "model.safetensors", stFile(t, h, append(append([]byte(nil), data...), head...)))
+			m, err := loaders.Load(dir)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.Tensor("lm_head.weight") != nil || len(m.Tensors) != 68 {
+				t.Errorf("%d tensors, lm_head kept: %v", len(m.Tensors), m.Tensor("lm_head.weight") != nil)
+			}
+		})
+	}
+}

@@ -72,11 +72,13 @@ func Load(path string) (*model.Model, error) {
 	} else {
 		err = loadFile(m, weights, nil)
 	}
-	if err != nil {
-		m.Close()
-		return nil, err
+	if err == nil {
+		err = model.DropTiedHeadCopy(m)
 	}
-	if err := loadSideFiles(m, dir); err != nil {
+	if err == nil {
+		err = loadSideFiles(m, dir)
+	}
+	if err != nil {
 		m.Close()
 		return nil, err
 	}
