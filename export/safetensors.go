@@ -52,6 +52,7 @@ type stShard struct {
 var (
 	stDTypeNames  = map[model.DType]string{model.F32: "F32", model.F16: "F16", model.BF16: "BF16"}
 	hfDTypeValues = map[model.DType]string{model.F32: "float32", model.F16: "float16", model.BF16: "bfloat16"}
+	stDTypeRank   = map[model.DType]int{model.F32: 2, model.BF16: 1, model.F16: 0} // the library's Dtype order
 )
 
 // SafeTensors writes m as a Hugging Face checkpoint directory dir (created if
@@ -59,7 +60,8 @@ var (
 // for a transformed model, auto_map and the remote-code files of
 // WriteRemoteCode), the weights as model.safetensors or shards with
 // model.safetensors.index.json, and the side files carried in m.Files.
-// Tensors are sorted by name, as transformers writes them; each header holds
+// Tensors are sorted by name (F32 ones first in a file of mixed dtypes), as
+// the safetensors library writes them for transformers; each header holds
 // __metadata__ {"format": "pt"} and is space-padded to a multiple of 8 bytes.
 //
 // Headers are computed from shapes and dtypes first; tensors are then
@@ -126,20 +128,15 @@ func SafeTensors(m *model.Model, dir string, opts SafeTensorsOptions) error {
 	return removeStaleWeights(dir, shards)
 }
 
-// stPlan picks each tensor's output dtype, sorts by name and splits into
-// shards. It returns the dtype holding most bytes, for config.json.
+// stPlan picks each tensor's output dtype, orders the tensors and splits
+// them into shards. It returns the dtype holding most bytes, for config.json.
 func stPlan(m *model.Model, opts SafeTensorsOptions) ([]stShard, model.DType, error) {
 	force := opts.ForceDType || opts.DType != model.F32
 	if _, ok := stDTypeNames[opts.DType]; !ok {
 		return nil, 0, fmt.Errorf("safetensors dtype %v is not supported (F32, F16 or BF16)", opts.DType)
 	}
-	ts := append([]*model.Tensor(nil), m.Tensors...)
-	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
-	byDType := map[model.DType]int64{}
-	var shards []stShard
-	var cur stShard
-	var used int64
-	for _, t := range ts {
+	planned := make([]stTensor, 0, len(m.Tensors))
+	for _, t := range m.Tensors {
 		dt := opts.DType
 		if _, ok := stDTypeNames[t.DType]; ok && !force {
 			dt = t.DType
@@ -148,13 +145,30 @@ func stPlan(m *model.Model, opts SafeTensorsOptions) ([]stShard, model.DType, er
 		if err != nil {
 			return nil, 0, fmt.Errorf("tensor %q: %w", t.Name, err)
 		}
-		if opts.ShardBytes > 0 && len(cur.tensors) > 0 && used+size > opts.ShardBytes {
+		planned = append(planned, stTensor{src: t, dtype: dt, size: size})
+	}
+	// The safetensors library's order: wider dtypes first (keeping every
+	// tensor aligned to its element size), then by name.
+	sort.Slice(planned, func(i, j int) bool {
+		a, b := planned[i], planned[j]
+		if stDTypeRank[a.dtype] != stDTypeRank[b.dtype] {
+			return stDTypeRank[a.dtype] > stDTypeRank[b.dtype]
+		}
+		return a.src.Name < b.src.Name
+	})
+	byDType := map[model.DType]int64{}
+	var shards []stShard
+	var cur stShard
+	var used int64
+	for _, t := range planned {
+		if opts.ShardBytes > 0 && len(cur.tensors) > 0 && used+t.size > opts.ShardBytes {
 			shards = append(shards, cur)
 			cur, used = stShard{}, 0
 		}
-		cur.tensors = append(cur.tensors, stTensor{src: t, dtype: dt, begin: used, size: size})
-		used += size
-		byDType[dt] += size
+		t.begin = used
+		cur.tensors = append(cur.tensors, t)
+		used += t.size
+		byDType[t.dtype] += t.size
 	}
 	shards = append(shards, cur)
 	for i := range shards {

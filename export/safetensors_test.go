@@ -376,3 +376,57 @@ func TestSafeTensorsErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestSafeTensorsMixedOrder: in a file of mixed dtypes F32 tensors come first
+// (as the safetensors library orders them), then BF16, each group by name, so
+// every tensor starts on a multiple of its element size.
+func TestSafeTensorsMixedOrder(t *testing.T) {
+	m := loadST(t, testutil.Fixture(t, "qwen3-micro"))
+	mixed := &model.Model{Config: m.Config, Layout: m.Layout, Files: m.Files}
+	mixed.Tensors = append(mixed.Tensors, m.Tensors...)
+	var f32Names []string
+	for _, name := range []string{model.FinalNormName, model.BlockName(0, "input_layernorm.weight")} {
+		v, err := m.Tensor(name).Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mixed.SetTensor(model.FromFloat32(name, m.Tensor(name).Shape, v))
+		f32Names = append(f32Names, name)
+	}
+	sort.Strings(f32Names)
+	dir := exportST(t, mixed, SafeTensorsOptions{})
+	raw, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := binary.LittleEndian.Uint64(raw)
+	dec := json.NewDecoder(bytes.NewReader(raw[8 : 8+n]))
+	dec.Token()
+	var order []string
+	for dec.More() {
+		k, _ := dec.Token()
+		var v struct {
+			DType string  `json:"dtype"`
+			Offs  []int64 `json:"data_offsets"`
+		}
+		dec.Decode(&v)
+		if k == "__metadata__" {
+			continue
+		}
+		order = append(order, k.(string))
+		if size := map[string]int64{"F32": 4, "BF16": 2}[v.DType]; v.Offs[0]%size != 0 {
+			t.Errorf("%s (%s) starts at %d", k, v.DType, v.Offs[0])
+		}
+	}
+	if !reflect.DeepEqual(order[:2], f32Names) || !sort.StringsAreSorted(order[2:]) || len(order) != len(m.Tensors) {
+		t.Errorf("header order %v", order[:4])
+	}
+	back := loadST(t, dir)
+	sameTensors(t, back, mixed)
+	var cfg map[string]any
+	b, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	json.Unmarshal(b, &cfg)
+	if cfg["dtype"] != "bfloat16" {
+		t.Errorf("config.json dtype %v, want bfloat16 (most bytes)", cfg["dtype"])
+	}
+}
