@@ -21,20 +21,21 @@ func (m *MappedFile) Release(off, n int64) error {
 	return syscall.Madvise(m.data[start:end], syscall.MADV_DONTNEED)
 }
 
+// releaseMargin widens the ranges tensors release: on a fault the kernel maps
+// pages around the faulting address (fault-around, whole large folios),
+// including pages before it that were already released, which would
+// otherwise stay resident.
+const releaseMargin = 2 << 20
+
 // Release drops the resident pages of a tensor read from a memory-mapped file
-// (see MappedFile.Release); it does nothing for other tensors. Byte slices
-// returned earlier by Bytes stay valid.
-func (t *Tensor) Release() {
-	if mf, ok := t.src.(*MappedFile); ok {
-		mf.Release(t.off, t.size)
-	}
-}
+// (see MappedFile.Release), with a margin on both sides; it does nothing for
+// other tensors. Byte slices returned earlier by Bytes stay valid.
+func (t *Tensor) Release() { t.ReleaseRange(0, t.size) }
 
 // ReleaseRange is Release for the stored bytes [off, off+n) of the tensor.
 func (t *Tensor) ReleaseRange(off, n int64) {
 	if mf, ok := t.src.(*MappedFile); ok {
-		off = max(off, 0)
-		n = min(n, t.size-off)
-		mf.Release(t.off+off, n)
+		start := max(t.off+off-releaseMargin, 0)
+		mf.Release(start, t.off+off+n+releaseMargin-start)
 	}
 }
