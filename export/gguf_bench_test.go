@@ -96,8 +96,7 @@ func writeSyntheticCheckpoint(tb testing.TB, dir string) int64 {
 	if err := w.Flush(); err != nil {
 		tb.Fatal(err)
 	}
-	// Written back like a downloaded checkpoint: freshly written (dirty) pages
-	// of the mapped source inflate the child's RSS (≈240 MB instead of ≈105).
+	// Written back to disk, like a downloaded checkpoint.
 	if err := f.Sync(); err != nil {
 		tb.Fatal(err)
 	}
