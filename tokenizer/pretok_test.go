@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"slices"
 	"strings"
+	"unicode/utf8"
 	"testing"
 
 	"github.com/dlclark/regexp2"
@@ -88,4 +89,24 @@ func TestScannerMatchesRegex(t *testing.T) {
 			t.Errorf("text %.40q: scanner gives %d pieces, regexp2 %d", s, len(got), len(want))
 		}
 	}
+}
+
+// FuzzScanner compares the scanner with regexp2 running QwenPattern.
+func FuzzScanner(f *testing.F) {
+	for _, tc := range scanCases {
+		f.Add(tc.in)
+	}
+	re := regexp2.MustCompile(QwenPattern, regexp2.None)
+	f.Fuzz(func(t *testing.T, s string) {
+		// regexp2 works on runes (invalid bytes become U+FFFD) and does not
+		// fold U+017F under (?i) as Oniguruma does.
+		if !utf8.ValidString(s) || strings.ContainsRune(s, '\u017f') {
+			return
+		}
+		var want []string
+		splitRegex(re, s, func(p string) { want = append(want, p) })
+		if got := scan(s); !slices.Equal(got, want) {
+			t.Errorf("scan(%q) = %q, regexp2 gives %q", s, got, want)
+		}
+	})
 }
