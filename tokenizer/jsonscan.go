@@ -146,8 +146,8 @@ func (s *scanner) integer() (int64, error) {
 	return v, nil
 }
 
-// list calls item for each element of a JSON array (or each member of an
-// object when obj is set, after reading its key into s.buf).
+// list reads a bracketed, comma-separated sequence, calling item for each
+// element.
 func (s *scanner) list(open, close byte, item func() error) error {
 	if err := s.expect(open); err != nil {
 		return err

@@ -55,6 +55,16 @@ func (t *Tokenizer) TokenID(s string) (int, bool) {
 	return int(id), ok
 }
 
+// IsSpecial reports whether id is a special added token (control token).
+func (t *Tokenizer) IsSpecial(id int) bool {
+	for _, a := range t.added {
+		if a.ID == id {
+			return a.Special
+		}
+	}
+	return false
+}
+
 // AddedTokens returns the added tokens (special and not).
 func (t *Tokenizer) AddedTokens() []AddedToken { return append([]AddedToken(nil), t.added...) }
 

@@ -188,6 +188,11 @@ func TestAccessors(t *testing.T) {
 			t.Errorf("Token(%d) = %q, want %q", tc.id, got, tc.tok)
 		}
 	}
+	for id, want := range map[int]bool{151643: true, 151645: true, 151667: false, 9707: false} {
+		if q.IsSpecial(id) != want {
+			t.Errorf("IsSpecial(%d) = %v, want %v", id, !want, want)
+		}
+	}
 	if _, ok := q.TokenID("no such token"); ok {
 		t.Error("TokenID of an unknown token: ok")
 	}
