@@ -43,9 +43,10 @@ type outTensor struct {
 // general.* keys may differ (general.name comes from the model's file name,
 // and the converter's model-card keys such as general.basename or
 // general.license are not written). Tensors are ordered as the converter
-// orders them: the source files in turn (safetensors shards), each file's
-// tensors sorted by HF name — so blk.10 comes before blk.2, as in llama.cpp's
-// files; an unrolled model is written embedding, blocks in numeric order,
+// orders them: the source files in turn (safetensors shards), each
+// safetensors file's tensors sorted by HF name — so blk.10 comes before blk.2,
+// as in llama.cpp's files — and other sources' tensors in their order; an
+// unrolled model is written embedding, blocks in numeric order,
 // final norm, head. A transformed model (non-identity layout or
 // provenance) also gets the retrofit.* layout keys; a stock model none.
 //
@@ -185,8 +186,9 @@ func ggufPlan(m *model.Model, opts GGUFOptions) (model.Layout, []outTensor, erro
 		layout.LayerMap = model.DefaultLayout(len(layout.LayerMap)).LayerMap
 		return layout, out, nil
 	}
-	// llama.cpp's order: the checkpoint's files in turn, each file's tensors
-	// sorted by name (safetensors' key order).
+	// llama.cpp's order: the checkpoint's files in turn, each safetensors
+	// file's tensors sorted by name (the converter's key order); other
+	// sources (GGUF, PyTorch) keep their order.
 	var files []string
 	byFile := map[string][]*model.Tensor{}
 	for _, t := range m.Tensors {
@@ -197,7 +199,9 @@ func ggufPlan(m *model.Model, opts GGUFOptions) (model.Layout, []outTensor, erro
 	}
 	for _, f := range files {
 		ts := byFile[f]
-		sort.SliceStable(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
+		if m.Format == "safetensors" {
+			sort.SliceStable(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
+		}
 		for _, t := range ts {
 			add(t)
 		}

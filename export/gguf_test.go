@@ -51,9 +51,14 @@ func TestGGUFMatchesLlamaCpp(t *testing.T) {
 		{"qwen3-micro", "qwen3-micro-q8_0.gguf", model.Q8_0},
 		{"qwen3-micro", "qwen3-micro-bf16.gguf", model.BF16},
 		{"qwen2-micro", "qwen2-micro-f16.gguf", model.F16},
+		// From llama.cpp's own files: the vocab comes from m.Vocab, and
+		// same-dtype tensors are copied, converted ones re-encoded.
+		{"qwen3-micro-q8_0.gguf", "qwen3-micro-q8_0.gguf", model.Q8_0},
+		{"qwen3-micro-bf16.gguf", "qwen3-micro-q8_0.gguf", model.Q8_0},
+		{"qwen2-micro-f16.gguf", "qwen2-micro-f16.gguf", model.F16},
 	}
 	for _, c := range cases {
-		t.Run(c.ref, func(t *testing.T) {
+		t.Run(c.hf+"→"+c.ref, func(t *testing.T) {
 			ref := readGGUFFile(t, testutil.Fixture(t, c.ref))
 			m := loadHFDir(t, testutil.Fixture(t, c.hf))
 			out := filepath.Join(t.TempDir(), "out.gguf")
@@ -342,5 +347,42 @@ func TestGGUFGeneralNames(t *testing.T) {
 		if got := sizeLabel(n); got != want {
 			t.Errorf("sizeLabel(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestGGUFTensorOrder: a safetensors checkpoint's tensors are written sorted
+// by HF name, as the converter reads them, so block 10 precedes block 2.
+func TestGGUFTensorOrder(t *testing.T) {
+	cfg, layout, _, err := model.ParseHFConfig([]byte(`{"model_type":"qwen3","vocab_size":64,"hidden_size":32,
+		"intermediate_size":64,"num_hidden_layers":11,"num_attention_heads":2,"num_key_value_heads":1,"head_dim":16,
+		"tie_word_embeddings":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &model.Model{Path: "/x/tiny-11", Format: "safetensors", Config: cfg, Layout: layout}
+	for name, shape := range model.ExpectedShapes(cfg, layout) {
+		m.Tensors = append(m.Tensors, model.FromFloat32(name, shape, make([]float32, model.Elements(shape))))
+	}
+	out := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := GGUF(m, out, GGUFOptions{DType: model.F32}); err != nil {
+		t.Fatal(err)
+	}
+	f := readGGUFFile(t, out).f
+	var blocks []string
+	for _, ti := range f.Tensors {
+		if b, _, ok := strings.Cut(strings.TrimPrefix(ti.Name, "blk."), "."); ok && strings.HasPrefix(ti.Name, "blk.") {
+			if len(blocks) == 0 || blocks[len(blocks)-1] != b {
+				blocks = append(blocks, b)
+			}
+		}
+	}
+	if got := strings.Join(blocks, ","); got != "0,1,10,2,3,4,5,6,7,8,9" {
+		t.Errorf("block order %s", got)
+	}
+	if f.Tensors[0].Name != "token_embd.weight" || f.Tensors[len(f.Tensors)-1].Name != "output_norm.weight" || f.Tensors[1].Name != "blk.0.attn_norm.weight" {
+		t.Errorf("order %s, %s … %s", f.Tensors[0].Name, f.Tensors[1].Name, f.Tensors[len(f.Tensors)-1].Name)
+	}
+	if v, _ := f.Get("general.file_type"); v.V != uint32(0) {
+		t.Errorf("file_type %v", v.V)
 	}
 }
