@@ -133,15 +133,25 @@ def grad_checks(m, ids):
     zero = [n for n, g in g0.items() if g.abs().max().item() == 0]
     if zero:
         fails.append(f"zero gradient for {zero[:4]}")
+    calls = []
+    hook = next(mod for mod in m.modules() if "Block" in type(mod).__name__ or "DecoderLayer" in type(mod).__name__)
+    handle = hook.register_forward_hook(lambda *_: calls.append(1))
+    grads()
+    plain_calls = len(calls)
     m.gradient_checkpointing_enable()
+    calls.clear()
     loss2, g1 = grads()
     m.gradient_checkpointing_disable()
+    handle.remove()
+    # checkpointing runs each block's forward again during backward
+    if len(calls) <= plain_calls:
+        fails.append(f"gradient checkpointing did not recompute: block ran {len(calls)} times, {plain_calls} without")
     rel = max(((g1[n] - g).abs().max() / (g.abs().max() + 1e-30)).item() for n, g in g0.items())
     if abs(loss - loss2) > 1e-5 or rel > 1e-4:
         fails.append(f"gradient checkpointing: loss {loss} vs {loss2}, max rel grad diff {rel:.3g}")
     m.zero_grad(set_to_none=True)
     m.eval()
-    return {"loss": loss, "grad_ckpt_rel_diff": rel, "params": sum(p.numel() for p in m.parameters())}, fails
+    return {"loss": loss, "grad_ckpt_rel_diff": rel, "block_calls": [plain_calls, len(calls)], "params": sum(p.numel() for p in m.parameters())}, fails
 
 
 def roundtrip(m, ids, tmp):

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/export"
@@ -32,7 +33,7 @@ var cases = []parityCase{
 	{"stock", "", nil},
 	{"cla", "cla", map[string]string{"factor": "2"}},
 	{"mlkv", "mlkv", map[string]string{"kv_layers": "2"}},
-	{"looped", "looped", map[string]string{"block": "3"}},
+	{"looped", "looped", map[string]string{"block": "half"}}, // layers/2
 	{"kvsharer", "kvsharer", map[string]string{"share": "1/3"}},
 	{"depthattn", "depthattn", nil},
 }
@@ -71,14 +72,15 @@ func (r CaseResult) Summary() map[string]any {
 		"params": r.Params, "remote_code": r.RemoteCode, "reload_max_abs_diff": r.ReloadDiff, "dir": r.Dir}
 }
 
-// ExportCases converts qwen3-micro per case, exports each to out/CASE/hf with
-// remote code, loads it back and records the engine's outputs beside it.
-func ExportCases(fixtures, out string, names []string) ([]CaseResult, error) {
-	src, err := find(fixtures, "qwen3-micro")
+// ExportCases converts the fixture model (qwen3-micro, qwen2-micro) per case,
+// exports each to out/CASE/hf with remote code, loads it back and records the
+// engine's outputs beside it.
+func ExportCases(fixtures, modelName, out string, names []string) ([]CaseResult, error) {
+	src, err := find(fixtures, modelName)
 	if err != nil {
 		return nil, err
 	}
-	refsPath, err := find(fixtures, "qwen3-micro-refs.safetensors")
+	refsPath, err := find(fixtures, modelName+"-refs.safetensors")
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +121,15 @@ func exportCase(pc parityCase, src, dir string, ids []int, calib [][]int) (CaseR
 		if err != nil {
 			return r, err
 		}
-		if _, err := t.Apply(m, pc.opts, transforms.Env{Calib: calib}); err != nil {
+		opts := map[string]string{}
+		for k, v := range pc.opts {
+			if v == "half" {
+				v = strconv.Itoa(m.Config.Layers / 2)
+			}
+			opts[k] = v
+		}
+		r.Options = opts
+		if _, err := t.Apply(m, opts, transforms.Env{Calib: calib}); err != nil {
 			return r, err
 		}
 	}

@@ -21,15 +21,20 @@ type PPLResult struct {
 	Tokens  int          `json:"tokens"`
 	PPL     float64      `json:"ppl"`
 	GGUF    string       `json:"gguf,omitempty"`
-	PPLGGUF float64      `json:"ppl_gguf,omitempty"`
-	RelDiff float64      `json:"rel_diff,omitempty"`
+	PPLGGUF float64      `json:"ppl_gguf"`
+	RelDiff float64      `json:"rel_diff"`
 }
 
 // PPL evaluates the model at dir on the references' ids_docs_val in
-// non-overlapping windows of ctx tokens; with gg set it also exports the model
-// to that GGUF file, loads it back and evaluates it the same way.
-func PPL(fixtures, dir, gg, dtype string, ctx int) (*PPLResult, error) {
-	refsPath, err := find(fixtures, "qwen3-micro-refs.safetensors")
+// non-overlapping windows of ctx tokens (at most windows of them when
+// positive); with gg set it also exports the model to that GGUF file, loads it
+// back and evaluates it the same way.
+func PPL(fixtures, refsName, dir, gg, dtype string, ctx, windows int) (*PPLResult, error) {
+	dt, ok := map[string]model.DType{"f32": model.F32, "f16": model.F16, "bf16": model.BF16, "q8_0": model.Q8_0}[strings.ToLower(dtype)]
+	if !ok {
+		return nil, fmt.Errorf("-dtype %q: want f32, f16, bf16 or q8_0", dtype)
+	}
+	refsPath, err := find(fixtures, refsName)
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +43,9 @@ func PPL(fixtures, dir, gg, dtype string, ctx int) (*PPLResult, error) {
 		return nil, err
 	}
 	ids := refs["ids_docs_val"]
+	if windows > 0 && len(ids) > windows*ctx+1 {
+		ids = ids[:windows*ctx+1]
+	}
 	m, err := loaders.Load(dir)
 	if err != nil {
 		return nil, err
@@ -49,10 +57,6 @@ func PPL(fixtures, dir, gg, dtype string, ctx int) (*PPLResult, error) {
 	}
 	if gg == "" {
 		return r, nil
-	}
-	dt, ok := map[string]model.DType{"f32": model.F32, "f16": model.F16, "bf16": model.BF16, "q8_0": model.Q8_0}[strings.ToLower(dtype)]
-	if !ok {
-		return nil, fmt.Errorf("-dtype %q: want f32, f16, bf16 or q8_0", dtype)
 	}
 	if err := export.GGUF(m, gg, export.GGUFOptions{DType: dt}); err != nil {
 		return nil, err
