@@ -23,7 +23,7 @@ done
 for c in cla mlkv looped kvsharer depthattn; do
   launch="python3"
   extra=""
-  if [ "$ngpu" -gt 1 ] && [ "$c" = looped ] || [ "$ngpu" -gt 1 ] && [ "$c" = cla ]; then
+  if [ "$ngpu" -gt 1 ] && { [ "$c" = looped ] || [ "$c" = cla ]; }; then
     launch="torchrun --standalone --nproc_per_node $ngpu"
     extra="--grad-ckpt --bf16"
   fi
