@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"container/heap"
 	"hash/maphash"
 	"math"
 	"strings"
@@ -94,21 +93,54 @@ type mergeItem struct {
 	id   int32 // merged id
 }
 
+// mergeHeap is a binary min-heap of merges (typed, so pushes don't box).
 type mergeHeap []mergeItem
 
-func (h mergeHeap) Len() int { return len(h) }
-func (h mergeHeap) Less(i, j int) bool {
+func (h mergeHeap) less(i, j int) bool {
 	if h[i].rank != h[j].rank {
 		return h[i].rank < h[j].rank
 	}
 	return h[i].pos < h[j].pos
 }
-func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(mergeItem)) }
-func (h *mergeHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
+
+func (h mergeHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func (h *mergeHeap) push(x mergeItem) {
+	*h = append(*h, x)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *mergeHeap) pop() mergeItem {
+	s := *h
+	x := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	*h = s[:n]
+	(*h).down(0)
 	return x
 }
 
@@ -129,10 +161,12 @@ func (m *bpe) mergeHeap(dst []int32, sc *scratch) []int32 {
 			h = append(h, mergeItem{r, int32(i), id})
 		}
 	}
-	heap.Init(&h)
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
 	alive := func(i int32) bool { return i >= 0 && syms[i] >= 0 }
-	for h.Len() > 0 {
-		it := heap.Pop(&h).(mergeItem)
+	for len(h) > 0 {
+		it := h.pop()
 		a := it.pos
 		if !alive(a) || next[a] < 0 {
 			continue
@@ -149,12 +183,12 @@ func (m *bpe) mergeHeap(dst []int32, sc *scratch) []int32 {
 		}
 		if p := prev[a]; p >= 0 {
 			if r, id := m.lookup(syms[p], syms[a]); r != noRank {
-				heap.Push(&h, mergeItem{r, p, id})
+				h.push(mergeItem{r, p, id})
 			}
 		}
 		if q := next[a]; q >= 0 {
 			if r, id := m.lookup(syms[a], syms[q]); r != noRank {
-				heap.Push(&h, mergeItem{r, a, id})
+				h.push(mergeItem{r, a, id})
 			}
 		}
 	}
