@@ -39,6 +39,26 @@ func TestLoadTiny(t *testing.T) {
 	}
 }
 
+// TestLoadMergesFirst loads a file whose merges come before its vocab.
+func TestLoadMergesFirst(t *testing.T) {
+	js := strings.Replace(tinyJSON, `"vocab": {"a": 0, "b": 1, "ab": 2, "Ġ": 3, "Ġab": 4}, "merges": ["a b", ["Ġ", "ab"]]`,
+		`"merges": ["a b", ["Ġ", "ab"]], "vocab": {"a": 0, "b": 1, "ab": 2, "Ġ": 3, "Ġab": 4}`, 1)
+	if js == tinyJSON {
+		t.Fatal("test JSON not rewritten")
+	}
+	tok, err := Load([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tok.Encode("ab ab<s>ba"), []int{2, 4, 5, 1, 0}; !slices.Equal(got, want) {
+		t.Errorf("Encode = %v, want %v", got, want)
+	}
+	bad := strings.Replace(js, `"a b"`, `"a x"`, 1)
+	if _, err := Load([]byte(bad)); err == nil || !strings.Contains(err.Error(), `model.merges: [0]: token "x"`) {
+		t.Errorf("bad merge before vocab: %v", err)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name, json, want string

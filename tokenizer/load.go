@@ -85,7 +85,7 @@ func LoadFile(path string) (*Tokenizer, error) {
 
 // Load parses an HF tokenizer.json holding a byte-level BPE model.
 func Load(tokenizerJSON []byte) (*Tokenizer, error) {
-	f, vocab, mergesJSON, err := parseFile(tokenizerJSON)
+	f, vocab, merges, err := parseFile(tokenizerJSON)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
@@ -104,10 +104,6 @@ func Load(tokenizerJSON []byte) (*Tokenizer, error) {
 	}
 	if len(vocab) == 0 {
 		return nil, errors.New("tokenizer.json: model.vocab is missing or empty")
-	}
-	merges, err := parseMerges(mergesJSON, vocab)
-	if err != nil {
-		return nil, fmt.Errorf("tokenizer.json: model.merges: %w", err)
 	}
 	t, err := build(vocab, merges, f.AddedTokens)
 	if err != nil {

@@ -43,9 +43,11 @@ func splitMerge(s []byte) ([]byte, []byte, bool) {
 	return s[:sp], s[sp+1:], true
 }
 
-// parseFile reads a tokenizer.json: model.vocab with the fast scanner,
-// model.merges left raw (it needs the vocab), the rest with encoding/json.
-func parseFile(data []byte) (f fileJSON, vocab map[string]int32, merges []byte, err error) {
+// parseFile reads a tokenizer.json: model.vocab and model.merges with the
+// fast scanner, the rest with encoding/json. Merges need the vocab: when they
+// come first, they are read after the rest.
+func parseFile(data []byte) (f fileJSON, vocab map[string]int32, merges []merge, err error) {
+	var mergesRaw []byte
 	s := &scanner{b: data}
 	rest, model := map[string]json.RawMessage{}, map[string]json.RawMessage{}
 	err = s.members(func(key string) error {
@@ -63,7 +65,11 @@ func parseFile(data []byte) (f fileJSON, vocab map[string]int32, merges []byte, 
 			case "vocab":
 				vocab, err = s.vocab()
 			case "merges":
-				merges, err = s.skip()
+				if vocab != nil {
+					merges, err = s.merges(vocab)
+				} else {
+					mergesRaw, err = s.skip()
+				}
 			default:
 				model[key], err = s.skip()
 			}
@@ -89,6 +95,11 @@ func parseFile(data []byte) (f fileJSON, vocab map[string]int32, merges []byte, 
 	} else if err := json.Unmarshal(b, &f.Model); err != nil {
 		return f, nil, nil, fmt.Errorf("model: %w", err)
 	}
+	if mergesRaw != nil && vocab != nil {
+		if merges, err = (&scanner{b: mergesRaw}).merges(vocab); err != nil {
+			return f, nil, nil, fmt.Errorf("model.merges: %w", err)
+		}
+	}
 	return f, vocab, merges, nil
 }
 
@@ -112,12 +123,8 @@ func (s *scanner) vocab() (map[string]int32, error) {
 	return v, err
 }
 
-// parseMerges reads model.merges, each "a b" or ["a", "b"], as ids.
-func parseMerges(raw []byte, vocab map[string]int32) ([]merge, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	s := &scanner{b: raw}
+// merges reads model.merges, each "a b" or ["a", "b"], as ids.
+func (s *scanner) merges(vocab map[string]int32) ([]merge, error) {
 	var out []merge
 	var a, b, buf []byte
 	err := s.list('[', ']', func() error {
