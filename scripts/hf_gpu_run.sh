@@ -30,5 +30,24 @@ for c in cla mlkv looped kvsharer depthattn; do
   $launch scripts/uptrain_hf.py --model "$work/qwen3-micro/$c/hf" --teacher testdata/qwen3-micro --data "$data" \
     --out "$work/up-$c" --eval-ids testdata/qwen3-micro-refs.safetensors $extra 2>&1 \
     | grep -v "Loading weights\|Writing model" | tee "$out/uptrain-$c.log"
-  "$bin" ppl -model "$work/up-$c" -gguf "$work/up-$c.gguf" 2>&1 | tee "$out/ppl-$c.log"
+  "$bin" ppl -model "$work/up-$c" -gguf "$work/up-$c.gguf" 2>"$out/ppl-$c.err" | tee "$work/up-$c.ppl.json" "$out/ppl-$c.log"; cat "$out/ppl-$c.err"
 done
+# Summary table of the uptraining runs (Markdown).
+python3 - "$work" <<'PY' | tee "$out/summary.md"
+import json, os, sys
+work = sys.argv[1]
+print("| case | GPUs | loss first10 → last10 | ppl before → after (transformers) | ppl HF dir / GGUF (retrofit) | rel diff |")
+print("|---|---|---|---|---|---|")
+for c in ["cla", "mlkv", "looped", "kvsharer", "depthattn"]:
+    try:
+        u = json.load(open(os.path.join(work, f"up-{c}", "uptrain.json")))
+    except OSError:
+        print(f"| {c} | failed | | | | |")
+        continue
+    p = {}
+    for line in open(os.path.join(sys.argv[1], f"up-{c}.ppl.json")) if os.path.exists(os.path.join(work, f"up-{c}.ppl.json")) else []:
+        p = json.loads(line)
+    rel = abs(p.get("ppl_gguf", 0) - u["ppl_after"]) / u["ppl_after"] if p else float("nan")
+    print(f"| {c} | {u['world_size']} | {u['loss_first10']:.3f} → {u['loss_last10']:.3f} | {u['ppl_before']:.2f} → {u['ppl_after']:.4f} "
+          f"(teacher {u.get('ppl_teacher', 0):.3f}) | {p.get('ppl', 0):.4f} / {p.get('ppl_gguf', 0):.4f} | {rel:.1e} |")
+PY

@@ -94,7 +94,8 @@ def self_checks(m, ids, n_new=32):
         fails.append(f"chunked vs prefill max|d| {d:.3g}")
     entries, size = cache_stats(o2.past_key_values)
     per_tok = size // ids.shape[1]
-    want = producers * 2 * cfg.num_key_value_heads * cfg.head_dim * 4
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    want = producers * 2 * cfg.num_key_value_heads * head_dim * 4
     res.update(cache_entries=entries, cache_bytes_per_token_fp32=per_tok, producer_layers=producers)
     if entries != producers or per_tok != want:
         fails.append(f"cache: {entries} entries, {per_tok} B/token; want {producers}, {want}")
@@ -135,7 +136,8 @@ def grad_checks(m, ids):
         fails.append(f"zero gradient for {zero[:4]}")
     calls = []
     hook = next(mod for mod in m.modules() if "Block" in type(mod).__name__ or "DecoderLayer" in type(mod).__name__)
-    handle = hook.register_forward_hook(lambda *_: calls.append(1))
+    # a pre-hook: non-reentrant recomputation stops early, before post-hooks run
+    handle = hook.register_forward_pre_hook(lambda *_: calls.append(1))
     grads()
     plain_calls = len(calls)
     m.gradient_checkpointing_enable()

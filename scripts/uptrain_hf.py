@@ -67,7 +67,7 @@ class DistillTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         out = model(input_ids=inputs["input_ids"], labels=inputs["labels"])
-        ce = out.loss
+        ce = out.loss.mean()  # one loss per replica under nn.DataParallel (one process, several GPUs)
         loss = ce
         kl = torch.zeros((), device=ce.device)
         if self.teacher is not None and self.alpha > 0:
@@ -173,7 +173,10 @@ def main():
         before = perplexity(model.to(args.device), eval_ids, a.ctx)[0]
         model.train()
     trainer.train()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
     if not main_proc:
+        torch.distributed.destroy_process_group()
         return
     model = trainer.model
     model.to(getattr(torch, a.save_dtype)).save_pretrained(a.out)
@@ -207,6 +210,8 @@ def main():
     with open(os.path.join(a.out, "uptrain.json"), "w") as f:
         json.dump(rec, f, indent=1)
     print(json.dumps({k: v for k, v in rec.items() if k != "log_history"}), flush=True)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
