@@ -48,6 +48,10 @@ func classAt(s string, i int) (uint8, int) {
 		return clsNumber, n
 	case unicode.IsSpace(r):
 		return clsSpace, n
+	case r >= 0x1C89 && unicode.Is(letters16, r):
+		return clsLetter, n
+	case r >= 0x10D40 && unicode.Is(numbers16, r):
+		return clsNumber, n
 	}
 	return clsOther, n
 }

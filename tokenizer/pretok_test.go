@@ -1,9 +1,13 @@
 package tokenizer
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
@@ -98,9 +102,12 @@ func FuzzScanner(f *testing.F) {
 	}
 	re := regexp2.MustCompile(QwenPattern, regexp2.None)
 	f.Fuzz(func(t *testing.T, s string) {
-		// regexp2 works on runes (invalid bytes become U+FFFD) and does not
-		// fold U+017F under (?i) as Oniguruma does.
-		if !utf8.ValidString(s) || strings.ContainsRune(s, '\u017f') {
+		// regexp2 works on runes (invalid bytes become U+FFFD), does not
+		// fold U+017F under (?i) as Oniguruma does, and has Go's Unicode 15
+		// tables where HF has Unicode 16.
+		if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
+			return r == '\u017f' || unicode.In(r, letters16, numbers16)
+		}) {
 			return
 		}
 		var want []string
@@ -109,4 +116,43 @@ func FuzzScanner(f *testing.F) {
 			t.Errorf("scan(%q) = %q, regexp2 gives %q", s, got, want)
 		}
 	})
+}
+
+// TestClassesMatchHF checks the class of every non-ASCII code point against
+// HF's pre-tokenizer (testdata/hf-unicode-classes.json: [first, last, class]
+// ranges, class L letter, N number, W whitespace, O other).
+func TestClassesMatchHF(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "hf-unicode-classes.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ranges [][3]any
+	if err := json.Unmarshal(data, &ranges); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint8{"L": clsLetter, "N": clsNumber, "W": clsSpace, "O": clsOther}
+	checked, bad := 0, 0
+	buf := make([]byte, 0, 4)
+	for _, r := range ranges {
+		lo, hi := rune(r[0].(float64)), rune(r[1].(float64))
+		w, ok := want[r[2].(string)]
+		if !ok {
+			t.Fatalf("range %v: unknown class", r)
+		}
+		for c := lo; c <= hi; c++ {
+			buf = utf8.AppendRune(buf[:0], c)
+			if got, _ := classAt(string(buf), 0); got != w {
+				if bad++; bad <= 10 {
+					t.Errorf("U+%04X: class %d, HF %s", c, got, r[2])
+				}
+			}
+			checked++
+		}
+	}
+	if checked != 0x10FFFF-0x80+1-0x800 {
+		t.Errorf("checked %d code points, want every non-ASCII scalar value", checked)
+	}
+	if bad > 0 {
+		t.Errorf("%d code points differ", bad)
+	}
 }
