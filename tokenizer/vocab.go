@@ -26,9 +26,12 @@ func FromVocab(v *model.Vocab) (*Tokenizer, error) {
 	}
 	var pattern string
 	switch v.Pre {
-	case "qwen2", "":
+	case "qwen2", "", "default":
+		// Files written before tokenizer.ggml.pre existed have no pre (the
+		// GGUF loader reports "default"); the models retrofit serves are
+		// Qwen's, so they get Qwen's split.
 		pattern = QwenPattern
-	case "gpt-2", "gpt2", "default":
+	case "gpt-2", "gpt2":
 		pattern = gpt2Pattern
 	default:
 		return nil, fmt.Errorf("gguf tokenizer: tokenizer.ggml.pre %q is not supported", v.Pre)
