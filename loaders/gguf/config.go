@@ -48,6 +48,15 @@ func (md *meta) config(arch string, m *model.Model) (model.Config, error) {
 	if md.err != nil {
 		return c, md.err
 	}
+	// Every layer is a block of tensors unless a layer map (an array stored
+	// in the file) says otherwise: bound the count before layouts are sized.
+	mapLen := 0
+	if v, ok := md.get(KeyLayerMap); ok {
+		mapLen = v.Len()
+	}
+	if c.Layers > len(m.Tensors) && c.Layers > mapLen {
+		return c, fmt.Errorf("gguf %s: metadata %q: %d layers, but the file holds only %d tensors", md.path, k("block_count"), c.Layers, len(m.Tensors))
+	}
 	emb := m.Tensor(model.EmbedName)
 	if emb == nil || len(emb.Shape) != 2 {
 		return c, fmt.Errorf("gguf %s: tensor \"token_embd.weight\" is missing or not 2-D", md.path)

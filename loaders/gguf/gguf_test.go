@@ -206,6 +206,10 @@ func TestLoadQ8_0(t *testing.T) {
 // synth writes a tiny valid qwen3 GGUF (2 layers, all F32) after mutate edits it.
 func synth(t *testing.T, mutate func(f *ggufc.File)) string {
 	t.Helper()
+	return synthIn(t, t.TempDir(), mutate)
+}
+
+func synthIn(t testing.TB, dir string, mutate func(f *ggufc.File)) string {
 	f := &ggufc.File{KV: []ggufc.KV{
 		{Key: "general.architecture", Value: ggufc.String("qwen3")},
 		{Key: "qwen3.block_count", Value: ggufc.Uint32(2)},
@@ -246,7 +250,7 @@ func synth(t *testing.T, mutate func(f *ggufc.File)) string {
 		t.Fatal(err)
 	}
 	buf.Write(make([]byte, size))
-	path := filepath.Join(t.TempDir(), "synth.gguf")
+	path := filepath.Join(dir, "synth.gguf")
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +322,7 @@ func TestBadFiles(t *testing.T) {
 		{"arch", synth(t, func(f *ggufc.File) { setKV(f, "general.architecture", ggufc.String("llama")) }), `"llama" is not supported`},
 		{"missing key", synth(t, func(f *ggufc.File) { f.KV = f.KV[:2] }), `metadata "qwen3.embedding_length": missing`},
 		{"key type", synth(t, func(f *ggufc.File) { setKV(f, "qwen3.block_count", ggufc.String("2")) }), `metadata "qwen3.block_count": string 2 is not a valid count`},
+		{"block_count", synth(t, func(f *ggufc.File) { setKV(f, "qwen3.block_count", ggufc.Uint32(1<<31)) }), "2147483648 layers, but the file holds only 24 tensors"},
 		{"value_length", synth(t, func(f *ggufc.File) { setKV(f, "qwen3.attention.value_length", ggufc.Uint32(8)) }), "value_length"},
 		{"layout", synth(t, func(f *ggufc.File) { setKV(f, KeyKVSource, ggufc.Int32s([]int32{1, 1})) }), "kv_source[0] = 1"},
 		{"transforms", synth(t, func(f *ggufc.File) { setKV(f, KeyTransforms, ggufc.String("{")) }), `metadata "retrofit.transforms"`},
