@@ -71,7 +71,7 @@ func ShareKV(m *model.Model, s KVShare) (*Edit, error) {
 			return nil, fmt.Errorf("layer %d reads layer %d's K/V and has no K/V projections to compute its own", l, old.KVSource[l])
 		}
 		if nl.DepthMix[l] && kv[l] != l {
-			return nil, fmt.Errorf("layer %d mixes values across depth (depthattn) and must keep its own K/V; it cannot read layer %d's", l, kv[l])
+			return nil, fmt.Errorf("layer %d mixes values across depth (depthattn) and must keep its own K/V; it cannot read layer %d's (apply depthattn after K/V sharing: it leaves sharing layers out)", l, kv[l])
 		}
 	}
 	cfg := c
