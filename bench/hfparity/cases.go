@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/export"
@@ -25,7 +26,7 @@ const greedyTokens = 32
 // A parityCase is one conversion of qwen3-micro.
 type parityCase struct {
 	name      string
-	transform string // "" for the stock export
+	transform string // "" for the stock export; "a+b" applies a then b
 	opts      map[string]string
 }
 
@@ -36,6 +37,8 @@ var cases = []parityCase{
 	{"looped", "looped", map[string]string{"block": "half"}}, // layers/2
 	{"kvsharer", "kvsharer", map[string]string{"share": "1/3"}},
 	{"depthattn", "depthattn", nil},
+	{"cla+depthattn", "cla+depthattn", map[string]string{"factor": "2"}},
+	{"looped+cla", "looped+cla", map[string]string{"block": "half", "factor": "2"}},
 }
 
 func caseNames() []string {
@@ -117,10 +120,6 @@ func exportCase(pc parityCase, src, dir string, ids []int, calib [][]int) (CaseR
 	}
 	defer m.Close()
 	if pc.transform != "" {
-		t, err := transforms.Lookup(pc.transform)
-		if err != nil {
-			return r, err
-		}
 		opts := map[string]string{}
 		for k, v := range pc.opts {
 			if v == "half" {
@@ -129,8 +128,20 @@ func exportCase(pc parityCase, src, dir string, ids []int, calib [][]int) (CaseR
 			opts[k] = v
 		}
 		r.Options = opts
-		if _, err := t.Apply(m, opts, transforms.Env{Calib: calib}); err != nil {
-			return r, err
+		for _, name := range strings.Split(pc.transform, "+") {
+			t, err := transforms.Lookup(name)
+			if err != nil {
+				return r, err
+			}
+			own := map[string]string{} // the options this transform declares
+			for _, o := range t.Options() {
+				if v, ok := opts[o.Name]; ok {
+					own[o.Name] = v
+				}
+			}
+			if _, err := t.Apply(m, own, transforms.Env{Calib: calib}); err != nil {
+				return r, fmt.Errorf("%s: %w", name, err)
+			}
 		}
 	}
 	before, _, err := run(m, ids)

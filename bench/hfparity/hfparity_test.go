@@ -58,8 +58,10 @@ func TestExportCases(t *testing.T) {
 		kvLayers map[string]int // layers storing K/V per case
 		blocks   map[string]int // physical blocks per case (default: layers)
 	}{
-		{"qwen3-micro", map[string]int{"stock": 6, "cla": 3, "mlkv": 2, "looped": 6, "kvsharer": 4, "depthattn": 6}, map[string]int{"looped": 3}},
-		{"qwen2-micro", map[string]int{"stock": 4, "cla": 2, "mlkv": 2, "looped": 4, "kvsharer": 3, "depthattn": 4}, map[string]int{"looped": 2}},
+		{"qwen3-micro", map[string]int{"stock": 6, "cla": 3, "mlkv": 2, "looped": 6, "kvsharer": 4, "depthattn": 6, "cla+depthattn": 3, "looped+cla": 3},
+			map[string]int{"looped": 3, "looped+cla": 3}},
+		{"qwen2-micro", map[string]int{"stock": 4, "cla": 2, "mlkv": 2, "looped": 4, "kvsharer": 3, "depthattn": 4, "cla+depthattn": 2, "looped+cla": 2},
+			map[string]int{"looped": 2, "looped+cla": 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.model, func(t *testing.T) {
