@@ -135,7 +135,8 @@ func writeFileAtomic(path string, data []byte) error {
 	return f.Commit()
 }
 
-// remoteCodeSource returns the rendered text of one remote-code file (for tests).
+// remoteCodeSource returns the rendered text of one remote-code file (used by
+// the safetensors exporter and the tests).
 func remoteCodeSource(name, family string) (string, error) {
 	src, err := remoteCode.ReadFile("hf/" + name)
 	if err != nil {
