@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/retrofit-llm/retrofit/sgemm"
+)
+
+// queryBlock is the number of query rows one prefill attention task handles:
+// the block attends to the keys up to its last row only, so the causal
+// upper triangle is mostly skipped.
+const queryBlock = 64
+
+// attnJob describes causal GQA attention of n queries at positions pos0..
+// over the cached keys/values of positions 0..pos0+n-1.
+type attnJob struct {
+	e          *Engine
+	q          []float32 // rows of width stride; head h at column h·d
+	stride     int
+	k, v       []float32 // cache rows of kvd
+	out        []float32 // [n × qd]
+	n, pos0    int
+	blocks     int // query blocks per head
+	tasks      int
+	next       atomic.Int64
+	wg         sync.WaitGroup
+	grouped    bool // n == 1: one task per KV group, all its query heads at once
+	groupHeads int
+}
+
+// attention computes e.s.attn from the queries in q.
+func (e *Engine) attention(q []float32, stride int, k, v, out []float32, n, pos0 int) {
+	c := e.cfg
+	grp := c.Heads / c.KVHeads
+	j := &attnJob{e: e, q: q, stride: stride, k: k, v: v, out: out, n: n, pos0: pos0, groupHeads: grp}
+	if n == 1 {
+		j.grouped = true
+		j.tasks = c.KVHeads
+	} else {
+		j.blocks = (n + queryBlock - 1) / queryBlock
+		j.tasks = c.Heads * j.blocks
+	}
+	// Work estimate: QKᵀ and PV over the causal triangle.
+	flops := 2 * 2 * float64(c.Heads) * float64(c.HeadDim) * float64(n) * (float64(pos0) + float64(n+1)/2)
+	workers := min(runtime.GOMAXPROCS(0), j.tasks)
+	if flops < 1<<20 {
+		workers = 1
+	}
+	for len(e.s.workers) < workers {
+		e.s.workers = append(e.s.workers, nil)
+	}
+	if workers == 1 {
+		j.work(0)
+		return
+	}
+	j.wg.Add(workers - 1)
+	for w := 1; w < workers; w++ {
+		go func(w int) {
+			defer j.wg.Done()
+			j.work(w)
+		}(w)
+	}
+	j.work(0)
+	j.wg.Wait()
+}
+
+func (j *attnJob) work(w int) {
+	for {
+		t := int(j.next.Add(1) - 1)
+		if t >= j.tasks {
+			return
+		}
+		if j.grouped {
+			j.group(w, t)
+		} else {
+			j.block(w, t/j.blocks, t%j.blocks)
+		}
+	}
+}
+
+// block attends query rows [b·queryBlock, …) of head h.
+func (j *attnJob) block(w, h, b int) {
+	c := j.e.cfg
+	d, kvd, qd := c.HeadDim, c.KVHeads*c.HeadDim, c.Heads*c.HeadDim
+	g := h / j.groupHeads
+	i0, i1 := b*queryBlock, min((b+1)*queryBlock, j.n)
+	rows, keys := i1-i0, j.pos0+i1
+	sb := growF(j.e.s.workers[w], rows*keys)
+	j.e.s.workers[w] = sb
+	scale := float32(1 / math.Sqrt(float64(d)))
+	sgemm.Gemm(false, true, rows, keys, d, scale, j.q[i0*j.stride+h*d:], j.stride, j.k[g*d:], kvd, 0, sb, keys)
+	for r := 0; r < rows; r++ {
+		row := sb[r*keys : (r+1)*keys]
+		valid := j.pos0 + i0 + r + 1
+		softmax(row[:valid])
+		clear(row[valid:])
+	}
+	sgemm.Gemm(false, false, rows, d, keys, 1, sb, keys, j.v[g*d:], kvd, 0, j.out[i0*qd+h*d:], qd)
+}
+
+// group attends the single query token's heads of KV group g.
+func (j *attnJob) group(w, g int) {
+	c := j.e.cfg
+	d, kvd := c.HeadDim, c.KVHeads*c.HeadDim
+	gh := j.groupHeads
+	keys := j.pos0 + 1
+	sb := growF(j.e.s.workers[w], gh*keys)
+	j.e.s.workers[w] = sb
+	scale := float32(1 / math.Sqrt(float64(d)))
+	q := j.q[g*gh*d:]
+	sgemm.Gemm(false, true, gh, keys, d, scale, q, d, j.k[g*d:], kvd, 0, sb, keys)
+	for r := 0; r < gh; r++ {
+		softmax(sb[r*keys : (r+1)*keys])
+	}
+	sgemm.Gemm(false, false, gh, d, keys, 1, sb, keys, j.v[g*d:], kvd, 0, j.out[g*gh*d:], d)
+}

@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/retrofit-llm/retrofit/sgemm"
+)
+
+// chunkTokens is the most tokens a prefill pushes through the layers at once;
+// longer inputs run in chunks so scratch memory stays bounded.
+const chunkTokens = 512
+
+// ForwardOptions tune one Forward call. The zero value returns every row of
+// logits.
+type ForwardOptions struct {
+	// LastOnly returns only the last token's logits (the decode case).
+	LastOnly bool
+	// LogitsFrom returns only the logits of tokens LogitsFrom.. of this call
+	// (ignored when LastOnly is set).
+	LogitsFrom int
+	// Logits, when large enough, receives the logits instead of a new slice
+	// (generation reuses one buffer per token).
+	Logits []float32
+	// Hidden, if non-nil, receives the final normed hidden states of every
+	// token of this call, [len(ids) × hidden].
+	Hidden []float32
+	// CaptureKV, if non-nil, is called once per layer that stores K/V, after
+	// the whole call, with that layer's cached keys (after k_norm and RoPE)
+	// and stored values (after Depth-Attention mixing) of this call's tokens,
+	// each [len(ids) × KVHeads·HeadDim]. The slices alias the cache.
+	CaptureKV func(layer int, k, v []float32)
+}
+
+// scratch holds buffers reused across Forward calls.
+type scratch struct {
+	x, xn, qkv, attn, gu, act []float32
+	cos, sin                  []float32
+	mix                       []float32
+	workers                   [][]float32
+}
+
+func growF(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// Forward appends ids to the cache at positions cache.Len().. and returns
+// their logits, [rows × vocab] row-major, where rows is len(ids), or 1 with
+// LastOnly, or len(ids)-LogitsFrom.
+func (e *Engine) Forward(ids []int, cache *Cache, opts *ForwardOptions) ([]float32, error) {
+	if opts == nil {
+		opts = &ForwardOptions{}
+	}
+	c := e.cfg
+	n := len(ids)
+	if n == 0 {
+		return nil, fmt.Errorf("engine: Forward: no tokens")
+	}
+	for i, id := range ids {
+		if id < 0 || id >= c.VocabSize {
+			return nil, fmt.Errorf("engine: Forward: token %d (index %d) outside the vocabulary [0, %d)", id, i, c.VocabSize)
+		}
+	}
+	if err := e.checkCache(cache); err != nil {
+		return nil, err
+	}
+	from := opts.LogitsFrom
+	if opts.LastOnly {
+		from = n - 1
+	}
+	if from < 0 || from >= n {
+		return nil, fmt.Errorf("engine: Forward: LogitsFrom %d outside [0, %d)", from, n)
+	}
+	if opts.Hidden != nil && len(opts.Hidden) < n*c.Hidden {
+		return nil, fmt.Errorf("engine: Forward: Hidden holds %d values, %d tokens need %d", len(opts.Hidden), n, n*c.Hidden)
+	}
+	start := cache.n
+	if err := cache.ensure(start + n); err != nil {
+		return nil, err
+	}
+	logits := opts.Logits
+	if need := (n - from) * c.VocabSize; cap(logits) >= need {
+		logits = logits[:need]
+	} else {
+		logits = make([]float32, need)
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for c0 := 0; c0 < n; c0 += chunkTokens {
+		c1 := min(c0+chunkTokens, n)
+		e.chunk(ids[c0:c1], cache, start+c0, c0, from, logits, opts.Hidden)
+		cache.n = start + c1
+	}
+	if opts.CaptureKV != nil {
+		kvd := cache.kvd
+		for l := range cache.k {
+			if cache.k[l] != nil {
+				opts.CaptureKV(l, cache.k[l][start*kvd:(start+n)*kvd], cache.v[l][start*kvd:(start+n)*kvd])
+			}
+		}
+	}
+	return logits, nil
+}
+
+func (e *Engine) checkCache(cache *Cache) error {
+	if cache == nil {
+		return fmt.Errorf("engine: Forward: nil cache")
+	}
+	if len(cache.k) != e.cfg.Layers || cache.kvd != e.cfg.KVHeads*e.cfg.HeadDim {
+		return fmt.Errorf("engine: Forward: the cache was made for another model")
+	}
+	for l := range cache.k {
+		if (cache.k[l] != nil) != e.layout.StoresKV(l) {
+			return fmt.Errorf("engine: Forward: the cache was made for another layout (layer %d)", l)
+		}
+	}
+	return nil
+}
+
+// chunk runs tokens at positions pos0.. (index off.. of the Forward call)
+// through every layer, then writes the logits of rows ≥ from and the hidden
+// states.
+func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits, hidden []float32) {
+	c := e.cfg
+	n, h := len(ids), c.Hidden
+	s := &e.s
+	s.x = growF(s.x, n*h)
+	s.xn = growF(s.xn, n*h)
+	half := c.HeadDim / 2
+	s.cos = growF(s.cos, n*half)
+	s.sin = growF(s.sin, n*half)
+	ropeTable(s.cos, s.sin, pos0, n, c.HeadDim, c.RopeTheta)
+	for i, id := range ids {
+		copy(s.x[i*h:(i+1)*h], e.w.embed[id*h:(id+1)*h])
+	}
+	for l := 0; l < c.Layers; l++ {
+		e.layer(l, n, pos0, cache)
+	}
+	eps := float32(c.RMSEps)
+	for i := 0; i < n; i++ {
+		rmsNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], e.w.finalNorm, eps)
+	}
+	if hidden != nil {
+		copy(hidden[off*h:(off+n)*h], s.xn)
+	}
+	r0 := max(from-off, 0)
+	if r0 < n {
+		v := c.VocabSize
+		sgemm.Gemm(false, true, n-r0, v, h, 1, s.xn[r0*h:], h, e.w.head, h, 0, logits[(off+r0-from)*v:], v)
+	}
+}
+
+// layer runs logical layer l on the n tokens in e.s.x (positions pos0..).
+func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
+	c := e.cfg
+	s := &e.s
+	b := e.w.blocks[e.layout.LayerMap[l]]
+	h, d := c.Hidden, c.HeadDim
+	qd, kvd := c.Heads*d, c.KVHeads*d
+	eps := float32(c.RMSEps)
+	stores := e.layout.StoresKV(l)
+	width := qd
+	if stores {
+		width += 2 * kvd
+	}
+
+	for i := 0; i < n; i++ {
+		rmsNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.attnNorm, eps)
+	}
+	s.qkv = growF(s.qkv, n*width)
+	sgemm.Gemm(false, true, n, width, h, 1, s.xn, h, b.wqkv, h, 0, s.qkv, width)
+	half := d / 2
+	for i := 0; i < n; i++ {
+		row := s.qkv[i*width : (i+1)*width]
+		if b.bqkv != nil {
+			for j, bv := range b.bqkv[:width] {
+				row[j] += bv
+			}
+		}
+		cs, sn := s.cos[i*half:(i+1)*half], s.sin[i*half:(i+1)*half]
+		for hd := 0; hd < c.Heads; hd++ {
+			q := row[hd*d : (hd+1)*d]
+			if b.qNorm != nil {
+				rmsNorm(q, q, b.qNorm, eps)
+			}
+			rope(q, cs, sn)
+		}
+		if stores {
+			t := pos0 + i
+			kc := cache.k[l][t*kvd : (t+1)*kvd]
+			copy(kc, row[qd:qd+kvd])
+			copy(cache.v[l][t*kvd:(t+1)*kvd], row[qd+kvd:qd+2*kvd])
+			for g := 0; g < c.KVHeads; g++ {
+				k := kc[g*d : (g+1)*d]
+				if b.kNorm != nil {
+					rmsNorm(k, k, b.kNorm, eps)
+				}
+				rope(k, cs, sn)
+			}
+		}
+	}
+	if len(e.cands[l]) > 0 {
+		e.depthMix(l, n, pos0, width, cache)
+	}
+
+	src := e.layout.KVSource[l]
+	s.attn = growF(s.attn, n*qd)
+	e.attention(s.qkv, width, cache.k[src], cache.v[src], s.attn, n, pos0)
+	sgemm.Gemm(false, true, n, h, qd, 1, s.attn, qd, b.wo, qd, 1, s.x, h)
+
+	for i := 0; i < n; i++ {
+		rmsNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.mlpNorm, eps)
+	}
+	im := c.Intermediate
+	s.gu = growF(s.gu, n*2*im)
+	s.act = growF(s.act, n*im)
+	sgemm.Gemm(false, true, n, 2*im, h, 1, s.xn, h, b.wgu, h, 0, s.gu, 2*im)
+	for i := 0; i < n; i++ {
+		siluMul(s.act[i*im:(i+1)*im], s.gu[i*2*im:i*2*im+im], s.gu[i*2*im+im:(i+1)*2*im])
+	}
+	sgemm.Gemm(false, true, n, h, im, 1, s.act, im, b.wdown, im, 1, s.x, h)
+}
+
+// depthMix replaces layer l's cached values at positions pos0..pos0+n-1 by
+// their Depth-Attention mix over the candidate layers (docs/methods.md).
+// Keys are compared after RoPE: at one position the rotation cancels.
+func (e *Engine) depthMix(l, n, pos0, width int, cache *Cache) {
+	c := e.cfg
+	d, kvd := c.HeadDim, c.KVHeads*c.HeadDim
+	grp := c.Heads / c.KVHeads
+	cands := e.cands[l]
+	s := &e.s
+	nc := len(cands) + 1
+	s.mix = growF(s.mix, 2*d+nc)
+	qbar, acc, sc := s.mix[:d], s.mix[d:2*d], s.mix[2*d:]
+	scale := float32(1 / math.Sqrt(float64(d)))
+	invGrp := 1 / float32(grp)
+	for i := 0; i < n; i++ {
+		t := pos0 + i
+		row := s.qkv[i*width:]
+		for g := 0; g < c.KVHeads; g++ {
+			copy(qbar, row[g*grp*d:(g*grp+1)*d])
+			for hd := 1; hd < grp; hd++ {
+				q := row[(g*grp+hd)*d : (g*grp+hd+1)*d]
+				for x := range qbar {
+					qbar[x] += q[x]
+				}
+			}
+			for x := range qbar {
+				qbar[x] *= invGrp
+			}
+			off := t*kvd + g*d
+			for j, cj := range cands {
+				src := e.layout.KVSource[cj]
+				sc[j] = sgemm.Dot(qbar, cache.k[src][off:off+d]) * scale
+			}
+			own := cache.v[l][off : off+d]
+			sc[nc-1] = sgemm.Dot(qbar, cache.k[l][off:off+d]) * scale
+			softmax(sc[:nc])
+			for x := range acc {
+				acc[x] = 0
+			}
+			for j, cj := range cands {
+				src := e.layout.KVSource[cj]
+				sgemm.Axpy(sc[j], cache.v[src][off:off+d], acc)
+			}
+			sgemm.Axpy(sc[nc-1], own, acc)
+			copy(own, acc)
+		}
+	}
+}

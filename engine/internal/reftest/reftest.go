@@ -1,0 +1,153 @@
+// Package reftest reads the transformers reference files of the test
+// fixtures (a safetensors file of F32/I32 arrays plus a json of scalars) and
+// loads the micro checkpoints for the engine and eval tests.
+package reftest
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/retrofit-llm/retrofit/internal/testutil"
+	"github.com/retrofit-llm/retrofit/model"
+)
+
+// Refs holds one model's reference arrays and scalars.
+type Refs struct {
+	F32  map[string][]float32
+	I32  map[string][]int
+	Rows map[string]int // first dimension of each array
+	PPL  float64        // ppl_docs_val
+	Toks int            // tokens_docs_val
+}
+
+// Load reads testdata's <name>-refs.safetensors and <name>-refs.json.
+func Load(t testing.TB, name string) *Refs {
+	t.Helper()
+	st := testutil.Fixture(t, name+"-refs.safetensors")
+	js := testutil.Fixture(t, name+"-refs.json")
+	tensors, err := readSafetensors(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Refs{F32: map[string][]float32{}, I32: map[string][]int{}, Rows: map[string]int{}}
+	for n, tt := range tensors {
+		r.Rows[n] = tt.shape[0]
+		switch tt.dtype {
+		case "F32":
+			v := make([]float32, len(tt.raw)/4)
+			for i := range v {
+				v[i] = math.Float32frombits(binary.LittleEndian.Uint32(tt.raw[4*i:]))
+			}
+			r.F32[n] = v
+		case "I32":
+			v := make([]int, len(tt.raw)/4)
+			for i := range v {
+				v[i] = int(int32(binary.LittleEndian.Uint32(tt.raw[4*i:])))
+			}
+			r.I32[n] = v
+		default:
+			t.Fatalf("%s: tensor %q: unexpected dtype %s", st, n, tt.dtype)
+		}
+	}
+	blob, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		PPL  float64 `json:"ppl_docs_val"`
+		Toks int     `json:"tokens_docs_val"`
+	}
+	if err := json.Unmarshal(blob, &meta); err != nil {
+		t.Fatalf("%s: %v", js, err)
+	}
+	r.PPL, r.Toks = meta.PPL, meta.Toks
+	return r
+}
+
+type rawTensor struct {
+	dtype string
+	shape []int
+	raw   []byte
+}
+
+func readSafetensors(path string) (map[string]rawTensor, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 8 {
+		return nil, fmt.Errorf("%s: too short", path)
+	}
+	n := binary.LittleEndian.Uint64(b)
+	if n > uint64(len(b)-8) {
+		return nil, fmt.Errorf("%s: header length %d beyond the file", path, n)
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(b[8:8+n], &hdr); err != nil {
+		return nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	data := b[8+n:]
+	out := map[string]rawTensor{}
+	for name, msg := range hdr {
+		if name == "__metadata__" {
+			continue
+		}
+		var e struct {
+			DType   string   `json:"dtype"`
+			Shape   []int    `json:"shape"`
+			Offsets [2]int64 `json:"data_offsets"`
+		}
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w", path, name, err)
+		}
+		if e.Offsets[0] < 0 || e.Offsets[1] > int64(len(data)) || e.Offsets[0] > e.Offsets[1] {
+			return nil, fmt.Errorf("%s: tensor %q: offsets %v outside the data", path, name, e.Offsets)
+		}
+		out[name] = rawTensor{e.DType, e.Shape, data[e.Offsets[0]:e.Offsets[1]]}
+	}
+	return out, nil
+}
+
+// Model reads a fixture checkpoint directory (config.json and every
+// *.safetensors shard) into an in-memory model.
+func Model(t testing.TB, name string) *model.Model {
+	t.Helper()
+	dir := testutil.Fixture(t, name)
+	blob, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, layout, steps, err := model.ParseHFConfig(blob)
+	if err != nil {
+		t.Fatalf("%s: %v", dir, err)
+	}
+	m := &model.Model{Path: dir, Format: "safetensors", Config: cfg, Layout: layout, Provenance: steps}
+	shards, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	for _, sh := range shards {
+		ts, err := readSafetensors(sh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, tt := range ts {
+			d, err := model.ParseDType(strings.ToLower(tt.dtype))
+			if err != nil {
+				t.Fatalf("%s: tensor %q: %v", sh, n, err)
+			}
+			x, err := model.NewTensor(n, d, tt.shape, tt.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.SetTensor(x)
+		}
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

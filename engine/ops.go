@@ -1,0 +1,68 @@
+package engine
+
+import (
+	"math"
+
+	"github.com/retrofit-llm/retrofit/sgemm"
+)
+
+// rmsNorm writes x·rsqrt(mean(x²)+eps)·w to dst (dst may alias x).
+func rmsNorm(dst, x, w []float32, eps float32) {
+	ss := sgemm.Dot(x, x)
+	r := float32(1 / math.Sqrt(float64(ss/float32(len(x))+eps)))
+	for i, v := range x[:len(w)] {
+		dst[i] = w[i] * (v * r)
+	}
+}
+
+// ropeTable fills cos/sin [n × d/2] for positions pos0.. the way Hugging Face
+// does: inv_freq = θ^(-2i/d) rounded to fp32, angle = fp32(pos)·inv_freq in
+// fp32, cos and sin of that angle rounded to fp32.
+func ropeTable(cos, sin []float32, pos0, n, d int, theta float64) {
+	half := d / 2
+	for i := 0; i < half; i++ {
+		inv := float32(1 / math.Pow(theta, float64(2*i)/float64(d)))
+		for t := 0; t < n; t++ {
+			a := float64(float32(pos0+t) * inv)
+			cos[t*half+i] = float32(math.Cos(a))
+			sin[t*half+i] = float32(math.Sin(a))
+		}
+	}
+}
+
+// rope rotates one head vector in place (NEOX half-split layout: the pairs
+// are (i, i+d/2)).
+func rope(x, cos, sin []float32) {
+	half := len(cos)
+	x1, x2 := x[:half], x[half:2*half]
+	for i := range half {
+		a, b := x1[i], x2[i]
+		x1[i] = a*cos[i] - b*sin[i]
+		x2[i] = b*cos[i] + a*sin[i]
+	}
+}
+
+// siluMul writes silu(g)·u to dst.
+func siluMul(dst, g, u []float32) {
+	for i := range dst {
+		x := g[i]
+		dst[i] = x / (1 + float32(math.Exp(float64(-x)))) * u[i]
+	}
+}
+
+// softmax normalizes x in place (max-subtracted, fp32).
+func softmax(x []float32) {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		m = max(m, v)
+	}
+	var s float32
+	for i, v := range x {
+		e := expf(v - m)
+		x[i] = e
+		s += e
+	}
+	sgemm.Scale(1/s, x)
+}
+
+func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
