@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/retrofit-llm/retrofit/engine/internal/reftest"
-	"github.com/retrofit-llm/retrofit/model"
 )
 
 var microModels = []string{"qwen3-micro", "qwen2-micro"}
@@ -145,4 +144,3 @@ func nll(row []float32, target int) float64 {
 	return m + math.Log(s) - float64(row[target])
 }
 
-var _ = model.DefaultLayout
