@@ -1,0 +1,300 @@
+// Command transforms measures every transform on the micro fixtures without
+// training: parameters and fp16 KV-cache bytes per token before → after, and
+// perplexity on the tokenized docs-val windows of the fixtures' references
+// (ids_docs_val) before → after. KVSharer runs its search on calibration
+// samples from docs-train.txt and prints its log. It prints Markdown tables:
+//
+//	go run ./bench/transforms [-fixtures DIR] [-windows 16] [-ctx 512]
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/retrofit-llm/retrofit/engine"
+	"github.com/retrofit-llm/retrofit/loaders"
+	_ "github.com/retrofit-llm/retrofit/loaders/safetensors"
+	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/tokenizer"
+	"github.com/retrofit-llm/retrofit/transforms"
+	_ "github.com/retrofit-llm/retrofit/transforms/all"
+)
+
+type step struct {
+	name string
+	opts map[string]string
+}
+
+type row struct {
+	steps []step
+}
+
+func (r row) label() string {
+	var parts []string
+	for _, s := range r.steps {
+		keys := make([]string, 0, len(s.opts))
+		for k := range s.opts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		p := s.name
+		for _, k := range keys {
+			p += " " + k + "=" + s.opts[k]
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, " → ")
+}
+
+func one(name string, kv ...string) row {
+	o := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		o[kv[i]] = kv[i+1]
+	}
+	return row{[]step{{name, o}}}
+}
+
+// rows lists the option sets measured for a model of n layers.
+func rows(n int) []row {
+	r := []row{
+		one("cla", "factor", "2"),
+		one("cla", "factor", "2", "init", "mean"),
+	}
+	if n%3 == 0 {
+		r = append(r, one("cla", "factor", "3"))
+	} else {
+		r = append(r, one("cla", "factor", fmt.Sprint(n)))
+	}
+	r = append(r,
+		one("mlkv", "kv_layers", fmt.Sprint(n/2), "init", "mean"),
+		one("mlkv", "kv_layers", fmt.Sprint(max(1, n/3)), "init", "mean"),
+		one("mlkv", "kv_layers", fmt.Sprint(max(1, n/3)), "init", "running"),
+		one("mlkv", "kv_layers", fmt.Sprint(n), "kv_heads", "1"),
+		one("mlkv", "kv_layers", "2", "kv_heads", "1"),
+		one("looped", "block", fmt.Sprint(n/2), "init", "average"),
+		one("looped", "block", fmt.Sprint(n/2), "init", "stepwise"),
+		one("looped", "block", fmt.Sprint(n/2), "init", "lower"),
+	)
+	for s := n / 2; s >= 1; s-- {
+		r = append(r, one("depthattn", "stride", fmt.Sprint(s)))
+	}
+	r = append(r,
+		one("kvsharer", "share", "1/3", "order", "dissimilar"),
+		one("kvsharer", "share", "1/3", "order", "similar"),
+		row{[]step{{"looped", map[string]string{"block": fmt.Sprint(n / 2)}}, {"cla", map[string]string{"factor": "2"}}}},
+	)
+	return r
+}
+
+func main() {
+	fixtures := flag.String("fixtures", "", "directory holding qwen3-micro/, qwen2-micro/, *-refs.safetensors and docs-train.txt (default: testdata, then ../shared/fixtures)")
+	windows := flag.Int("windows", 16, "evaluation windows (at most what ids_docs_val holds)")
+	ctx := flag.Int("ctx", 512, "tokens per window")
+	samples := flag.Int("calib-samples", 30, "kvsharer calibration samples")
+	calibCtx := flag.Int("calib-ctx", 64, "kvsharer tokens per sample")
+	models := flag.String("models", "qwen3-micro,qwen2-micro", "fixtures to measure")
+	flag.Parse()
+	if err := run(*fixtures, strings.Split(*models, ","), *windows, *ctx, *samples, *calibCtx, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "transforms:", err)
+		os.Exit(1)
+	}
+}
+
+// find returns the path of a fixture file.
+func find(dir, name string) (string, error) {
+	dirs := []string{dir}
+	if dir == "" {
+		dirs = []string{"testdata", filepath.Join("..", "shared", "fixtures")}
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("fixture %s not found in %v (run from the repository root or pass -fixtures)", name, dirs)
+}
+
+func run(dir string, names []string, windows, ctx, nSamples, calibCtx int, out io.Writer) error {
+	var logs bytes.Buffer
+	for _, name := range names {
+		path, err := find(dir, name)
+		if err != nil {
+			return err
+		}
+		refs, err := find(dir, name+"-refs.safetensors")
+		if err != nil {
+			return err
+		}
+		ids, err := readI32(refs, "ids_docs_val")
+		if err != nil {
+			return err
+		}
+		if max := (len(ids) - 1) / ctx; windows > max {
+			windows = max
+		}
+		m, err := loaders.Load(path)
+		if err != nil {
+			return err
+		}
+		calib, err := calibration(dir, m, nSamples, calibCtx)
+		if err != nil {
+			return err
+		}
+		base, err := perplexity(m, ids, windows, ctx)
+		if err != nil {
+			return err
+		}
+		m.Close()
+		fmt.Fprintf(out, "\n### %s (%d layers; ppl on docs-val, %d windows × %d tokens, no training)\n\n", name, m.Config.Layers, windows, ctx)
+		fmt.Fprintln(out, "| transform | params | KV bytes/token (fp16) | ppl | ppl × |")
+		fmt.Fprintln(out, "|---|---|---|---|---|")
+		fmt.Fprintf(out, "| original | %d | %d | %.3f | 1.000 |\n", m.ParamCount(), m.KVBytesPerToken(), base)
+		for _, r := range rows(m.Config.Layers) {
+			m, err := loaders.Load(path)
+			if err != nil {
+				return err
+			}
+			p0, kv0 := m.ParamCount(), m.KVBytesPerToken()
+			var note string
+			for _, s := range r.steps {
+				t, err := transforms.Lookup(s.name)
+				if err != nil {
+					return err
+				}
+				var log bytes.Buffer
+				start := time.Now()
+				plan, err := t.Apply(m, s.opts, transforms.Env{Calib: calib, Log: &log})
+				if err != nil {
+					return fmt.Errorf("%s: %s: %w", name, r.label(), err)
+				}
+				if s.name == "kvsharer" {
+					fmt.Fprintf(&logs, "\n%s, %s (%d samples × %d tokens from docs-train.txt, search %.1fs):\n%s",
+						name, r.label(), len(calib), calibCtx, time.Since(start).Seconds(), log.String())
+					note = fmt.Sprintf(" (kv_source %v)", plan.Layout.KVSource)
+				}
+			}
+			ppl, err := perplexity(m, ids, windows, ctx)
+			if err != nil {
+				return fmt.Errorf("%s: %s: %w", name, r.label(), err)
+			}
+			fmt.Fprintf(out, "| %s%s | %d → %d | %d → %d | %.3f → %.3f | %.3f |\n",
+				r.label(), note, p0, m.ParamCount(), kv0, m.KVBytesPerToken(), base, ppl, ppl/base)
+			m.Close()
+		}
+	}
+	if logs.Len() > 0 {
+		fmt.Fprintf(out, "\n### KVSharer search logs\n```%s```\n", logs.String())
+	}
+	return nil
+}
+
+// perplexity runs windows of ctx tokens (inputs ids[s:s+ctx], targets
+// ids[s+1:s+ctx+1]) and returns exp of the mean next-token NLL.
+func perplexity(m *model.Model, ids []int, windows, ctx int) (float64, error) {
+	e, err := engine.New(m)
+	if err != nil {
+		return 0, err
+	}
+	v := m.Config.VocabSize
+	var sum float64
+	var n int
+	for w := 0; w < windows; w++ {
+		in := ids[w*ctx : (w+1)*ctx]
+		logits, err := e.Forward(in, e.NewCache(ctx), nil)
+		if err != nil {
+			return 0, err
+		}
+		for i := range in {
+			row := logits[i*v : (i+1)*v]
+			mx := row[0]
+			for _, x := range row {
+				mx = max(mx, x)
+			}
+			var z float64
+			for _, x := range row {
+				z += math.Exp(float64(x - mx))
+			}
+			sum += math.Log(z) + float64(mx) - float64(row[ids[w*ctx+i+1]])
+			n++
+		}
+	}
+	return math.Exp(sum / float64(n)), nil
+}
+
+// calibration tokenizes the first documents of docs-train.txt (split on
+// blank-line triples) that hold at least ctx tokens, truncated to ctx: the
+// reproduction's 30 samples × 64 tokens.
+func calibration(dir string, m *model.Model, n, ctx int) ([][]int, error) {
+	path, err := find(dir, "docs-train.txt")
+	if err != nil {
+		return nil, err
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.ForModel(m)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]int
+	for _, doc := range strings.Split(string(text), "\n\n\n") {
+		if len(out) == n {
+			break
+		}
+		if ids := tok.Encode(doc); len(ids) >= ctx {
+			out = append(out, ids[:ctx])
+		}
+	}
+	if len(out) < n {
+		return nil, fmt.Errorf("%s: only %d documents hold %d tokens", path, len(out), ctx)
+	}
+	return out, nil
+}
+
+// readI32 reads an I32 tensor from a safetensors file.
+func readI32(path, name string) ([]int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) < 8 {
+		return nil, fmt.Errorf("%s: too short", path)
+	}
+	n := binary.LittleEndian.Uint64(data)
+	if n > uint64(len(data)-8) {
+		return nil, fmt.Errorf("%s: header length %d past the end", path, n)
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(data[8:8+n], &hdr); err != nil {
+		return nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	var info struct {
+		DType   string  `json:"dtype"`
+		Offsets []int64 `json:"data_offsets"`
+	}
+	if err := json.Unmarshal(hdr[name], &info); err != nil || info.DType != "I32" || len(info.Offsets) != 2 {
+		return nil, fmt.Errorf("%s: tensor %q: want an I32 tensor (%v)", path, name, err)
+	}
+	start := 8 + int64(n)
+	if info.Offsets[0] < 0 || info.Offsets[1] < info.Offsets[0] || start+info.Offsets[1] > int64(len(data)) {
+		return nil, fmt.Errorf("%s: tensor %q: data_offsets %v outside the file", path, name, info.Offsets)
+	}
+	raw := data[start+info.Offsets[0] : start+info.Offsets[1]]
+	ids := make([]int, len(raw)/4)
+	for i := range ids {
+		ids[i] = int(int32(binary.LittleEndian.Uint32(raw[4*i:])))
+	}
+	return ids, nil
+}

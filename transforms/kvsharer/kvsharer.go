@@ -1,0 +1,290 @@
+// Package kvsharer registers the "kvsharer" transform: KVSharer (Yang et
+// al., 2024), a training-free search for layers that can read an earlier,
+// dissimilar layer's K/V. It runs calibration samples through the engine,
+// ranks layer pairs by the distance of their averaged K/V caches, and keeps
+// each replacement whose final hidden states stay close to the original's.
+package kvsharer
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/retrofit-llm/retrofit/engine"
+	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/transforms"
+)
+
+func init() {
+	transforms.Register(transforms.New(transforms.Spec{
+		Name:    "kvsharer",
+		Summary: "KVSharer: training-free search for layers that reuse an earlier layer's K/V (needs --calib)",
+		Options: []transforms.Option{
+			{Name: "share", Default: "0.25", Help: "fraction of layers to replace (0.25 or 1/3; rounded down, at least 1)"},
+			{Name: "threshold", Default: "0.5", Help: "keep a replacement when the cosine similarity of final hidden states stays above this"},
+			{Name: "order", Default: "dissimilar", Help: "visit layer pairs most dissimilar first (the paper) or similar first"},
+		},
+		Edit: edit,
+	}))
+}
+
+// Pair is one candidate replacement: layer I reads layer J's K/V.
+type Pair struct {
+	I, J     int
+	Distance float64
+}
+
+func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.Edit, error) {
+	n := m.Config.Layers
+	share, err := o.Fraction("share")
+	if err != nil {
+		return nil, err
+	}
+	threshold, err := o.Fraction("threshold")
+	if err != nil {
+		return nil, err
+	}
+	order, err := o.Choice("order", "dissimilar", "similar")
+	if err != nil {
+		return nil, err
+	}
+	if share <= 0 || share >= 1 {
+		return nil, fmt.Errorf("share=%s: want a fraction of the %d layers in (0, 1), e.g. 0.25 or 1/3", o["share"], n)
+	}
+	if threshold < -1 || threshold > 1 {
+		return nil, fmt.Errorf("threshold=%s: a cosine similarity, want -1 ≤ threshold ≤ 1", o["threshold"])
+	}
+	target := max(1, int(math.Floor(share*float64(n)+1e-9)))
+	old := m.Layout
+	replaceable := 0
+	for l := 1; l < n; l++ {
+		if old.StoresKV(l) && !old.DepthMix[l] {
+			replaceable++
+		}
+	}
+	if target > replaceable {
+		return nil, fmt.Errorf("share=%s asks for %d of %d layers, but only %d can still be replaced (layers ≥ 1 that compute their own K/V and do not mix across depth); use share ≤ %d/%d",
+			o["share"], target, n, replaceable, replaceable, n)
+	}
+	samples, err := calibration(env.Calib, m.Config.VocabSize)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newSearch(m, samples)
+	if err != nil {
+		return nil, err
+	}
+	pairs := s.pairs()
+	if order == "dissimilar" {
+		sort.SliceStable(pairs, func(a, b int) bool { return pairs[a].Distance > pairs[b].Distance })
+	} else {
+		sort.SliceStable(pairs, func(a, b int) bool { return pairs[a].Distance < pairs[b].Distance })
+	}
+	env.Logf("kvsharer: %d samples × %d tokens, %d pairs, order=%s, replacing %d of %d layers, threshold %g",
+		len(samples), len(samples[0]), len(pairs), order, target, n, threshold)
+	kv := append([]int(nil), old.KVSource...)
+	replaced, tried := 0, 0
+	for _, p := range pairs {
+		if replaced == target {
+			break
+		}
+		if err := env.Ctx().Err(); err != nil {
+			return nil, fmt.Errorf("search cancelled after %d pairs: %w", tried, err)
+		}
+		if kv[p.I] != p.I {
+			continue
+		}
+		cand := append([]int(nil), kv...)
+		cand[p.I] = p.J
+		cand = transforms.ResolveKV(cand)
+		sim, err := s.similarity(cand)
+		if err != nil {
+			return nil, err
+		}
+		tried++
+		ok := sim > threshold
+		verdict := "rejected"
+		if ok {
+			kv = cand
+			replaced++
+			verdict = "accepted"
+		}
+		env.Logf("kvsharer: layer %d ← %d  distance %.4f  similarity %.4f  %s", p.I, p.J, p.Distance, sim, verdict)
+	}
+	env.Logf("kvsharer: kv_source %v (%d of %d layers replaced, %d pairs tried)", kv, replaced, n, tried)
+	e, err := transforms.ShareKV(m, transforms.KVShare{KVSource: kv, Init: "keep"})
+	if err != nil {
+		return nil, err
+	}
+	e.Notes = append(e.Notes, fmt.Sprintf("search: %d pairs tried on %d samples × %d tokens, %d of %d layers replaced",
+		tried, len(samples), len(samples[0]), replaced, target))
+	if replaced < target {
+		e.Notes = append(e.Notes, fmt.Sprintf("only %d of the %d layers asked for kept the similarity above %g", replaced, target, threshold))
+	}
+	return e, nil
+}
+
+// calibration checks the samples and truncates them to a common length.
+func calibration(calib [][]int, vocab int) ([][]int, error) {
+	if len(calib) == 0 {
+		return nil, fmt.Errorf("kvsharer needs calibration samples (convert --calib FILE; the reproduction uses 30 samples of 64 tokens)")
+	}
+	t := math.MaxInt
+	for i, s := range calib {
+		if len(s) < 2 {
+			return nil, fmt.Errorf("calibration sample %d has %d tokens; want at least 2", i, len(s))
+		}
+		for _, id := range s {
+			if id < 0 || id >= vocab {
+				return nil, fmt.Errorf("calibration sample %d: token %d outside the vocabulary [0, %d)", i, id, vocab)
+			}
+		}
+		t = min(t, len(s))
+	}
+	out := make([][]int, len(calib))
+	for i, s := range calib {
+		out[i] = s[:t]
+	}
+	return out, nil
+}
+
+// search holds the original model's calibration results.
+type search struct {
+	base    *engine.Engine
+	samples [][]int
+	hidden  [][]float32 // final normed hidden states per sample
+	k, v    [][]float32 // per layer: K and V averaged over samples (nil when the layer stores none)
+	cfg     model.Config
+	layout  model.Layout
+}
+
+func newSearch(m *model.Model, samples [][]int) (*search, error) {
+	e, err := engine.New(m)
+	if err != nil {
+		return nil, err
+	}
+	c := m.Config
+	s := &search{base: e, samples: samples, cfg: c, layout: m.Layout.Clone(),
+		k: make([][]float32, c.Layers), v: make([][]float32, c.Layers)}
+	t := len(samples[0])
+	for _, ids := range samples {
+		h := make([]float32, t*c.Hidden)
+		capture := func(l int, k, v []float32) {
+			if s.k[l] == nil {
+				s.k[l] = make([]float32, len(k))
+				s.v[l] = make([]float32, len(v))
+			}
+			for i := range k {
+				s.k[l][i] += k[i]
+				s.v[l][i] += v[i]
+			}
+		}
+		if _, err := e.Forward(ids, e.NewCache(t), &engine.ForwardOptions{LastOnly: true, Hidden: h, CaptureKV: capture}); err != nil {
+			return nil, fmt.Errorf("calibration: %w", err)
+		}
+		s.hidden = append(s.hidden, h)
+	}
+	inv := 1 / float32(len(samples))
+	for l := range s.k {
+		for i := range s.k[l] {
+			s.k[l][i] *= inv
+			s.v[l][i] *= inv
+		}
+	}
+	return s, nil
+}
+
+// distance is the mean over positions and heads of the L2 norm over the head
+// dimension of a − b.
+func (s *search) distance(a, b []float32) float64 {
+	d := s.cfg.HeadDim
+	var sum float64
+	for o := 0; o < len(a); o += d {
+		var sq float64
+		for x := o; x < o+d; x++ {
+			diff := float64(a[x]) - float64(b[x])
+			sq += diff * diff
+		}
+		sum += math.Sqrt(sq)
+	}
+	return sum / float64(len(a)/d)
+}
+
+// pairs lists every i > j where both layers store K/V and i may be
+// replaced, in (i, j) order, with distance (dK + dV) / 2.
+func (s *search) pairs() []Pair {
+	var out []Pair
+	for i := 1; i < s.cfg.Layers; i++ {
+		if s.k[i] == nil || s.layout.DepthMix[i] {
+			continue
+		}
+		for j := 0; j < i; j++ {
+			if s.k[j] == nil {
+				continue
+			}
+			out = append(out, Pair{I: i, J: j, Distance: (s.distance(s.k[i], s.k[j]) + s.distance(s.v[i], s.v[j])) / 2})
+		}
+	}
+	return out
+}
+
+// similarity runs the samples under kv_source kv and returns the cosine
+// similarity of the flattened final hidden states with the original's,
+// averaged over samples. Samples run concurrently on engines sharing the
+// weights (one per CPU); the average is summed in sample order, so the
+// result does not depend on scheduling. (The engine has no entry point to
+// start at a given layer, so the unchanged prefix of layers runs again.)
+func (s *search) similarity(kv []int) (float64, error) {
+	l := s.layout.Clone()
+	l.KVSource = kv
+	t := len(s.samples[0])
+	sims := make([]float64, len(s.samples))
+	workers := min(runtime.GOMAXPROCS(0), len(s.samples))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			e, err := s.base.WithLayout(l)
+			if err != nil {
+				errs[w] = err
+				return
+			}
+			h := make([]float32, t*s.cfg.Hidden)
+			for i := w; i < len(s.samples); i += workers {
+				if _, err := e.Forward(s.samples[i], e.NewCache(t), &engine.ForwardOptions{LastOnly: true, Hidden: h}); err != nil {
+					errs[w] = err
+					return
+				}
+				sims[i] = cosine(h, s.hidden[i])
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	var sum float64
+	for _, x := range sims {
+		sum += x
+	}
+	return sum / float64(len(s.samples)), nil
+}
+
+func cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		x, y := float64(a[i]), float64(b[i])
+		ab += x * y
+		aa += x * x
+		bb += y * y
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}
