@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/retrofit-llm/retrofit/engine/internal/reftest"
+	"github.com/retrofit-llm/retrofit/engine/reftest"
 )
 
 var microModels = []string{"qwen3-micro", "qwen2-micro"}
@@ -143,4 +143,3 @@ func nll(row []float32, target int) float64 {
 	}
 	return m + math.Log(s) - float64(row[target])
 }
-

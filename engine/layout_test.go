@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/retrofit-llm/retrofit/engine/internal/reftest"
+	"github.com/retrofit-llm/retrofit/engine/reftest"
 	"github.com/retrofit-llm/retrofit/model"
 )
 
