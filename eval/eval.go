@@ -30,10 +30,10 @@ type Options struct {
 
 // Result is a perplexity measurement.
 type Result struct {
-	PPL          float64   // exp(NLL)
-	NLL          float64   // mean negative log-likelihood (nats) per scored token
-	Tokens       int       // tokens scored
-	TokensPerSec float64   // tokens run through the model per second of wall time
+	PPL          float64 // exp(NLL)
+	NLL          float64 // mean negative log-likelihood (nats) per scored token
+	Tokens       int     // tokens scored
+	TokensPerSec float64 // tokens run through the model per second of wall time
 	// KVBytesPerToken is the fp16-equivalent KV cache of the engine's layout.
 	KVBytesPerToken int64
 	NLLs            []float32 // per scored token, in order (token 1, 2, …)
