@@ -35,7 +35,10 @@ type attnJob struct {
 func (e *Engine) attention(q []float32, stride int, k, v, out []float32, n, pos0 int) {
 	c := e.cfg
 	grp := c.Heads / c.KVHeads
-	j := &attnJob{e: e, q: q, stride: stride, k: k, v: v, out: out, n: n, pos0: pos0, groupHeads: grp}
+	j := &e.s.job
+	j.e, j.q, j.stride, j.k, j.v, j.out, j.n, j.pos0, j.groupHeads = e, q, stride, k, v, out, n, pos0, grp
+	j.grouped, j.blocks = false, 0
+	j.next.Store(0)
 	if n == 1 {
 		j.grouped = true
 		j.tasks = c.KVHeads
@@ -58,13 +61,15 @@ func (e *Engine) attention(q []float32, stride int, k, v, out []float32, n, pos0
 	}
 	j.wg.Add(workers - 1)
 	for w := 1; w < workers; w++ {
-		go func(w int) {
-			defer j.wg.Done()
-			j.work(w)
-		}(w)
+		go j.helper(w)
 	}
 	j.work(0)
 	j.wg.Wait()
+}
+
+func (j *attnJob) helper(w int) {
+	defer j.wg.Done()
+	j.work(w)
 }
 
 func (j *attnJob) work(w int) {

@@ -16,7 +16,7 @@ var (
 	engines   = map[string]*Engine{}
 )
 
-func microEngine(t *testing.T, name string) *Engine {
+func microEngine(t testing.TB, name string) *Engine {
 	t.Helper()
 	enginesMu.Lock()
 	defer enginesMu.Unlock()

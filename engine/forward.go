@@ -38,6 +38,7 @@ type scratch struct {
 	cos, sin                  []float32
 	mix                       []float32
 	workers                   [][]float32
+	job                       attnJob
 }
 
 func growF(s []float32, n int) []float32 {

@@ -44,9 +44,11 @@ func rope(x, cos, sin []float32) {
 
 // siluMul writes silu(g)·u to dst.
 func siluMul(dst, g, u []float32) {
+	u = u[:len(dst)]
+	g = g[:len(dst)]
 	for i := range dst {
 		x := g[i]
-		dst[i] = x / (1 + float32(math.Exp(float64(-x)))) * u[i]
+		dst[i] = x / (1 + expf(-x)) * u[i]
 	}
 }
 
@@ -65,4 +67,31 @@ func softmax(x []float32) {
 	sgemm.Scale(1/s, x)
 }
 
-func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
+// expf is e^x in float32 (Cody-Waite range reduction and a degree-6
+// polynomial, as in Cephes' expf): within 2 ulp of the rounded result.
+func expf(x float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		c1    = 0.693359375
+		c2    = -2.12194440e-4
+	)
+	if x > 88.72283 {
+		return float32(math.Inf(1))
+	}
+	if x < -87.33654 {
+		return 0
+	}
+	n := float32(int32(x*log2e + 0.5))
+	if x*log2e+0.5 < 0 && n != x*log2e+0.5 {
+		n-- // floor for negative arguments
+	}
+	f := x - n*c1 - n*c2
+	p := float32(1.9875691500e-4)
+	p = p*f + 1.3981999507e-3
+	p = p*f + 8.3334519073e-3
+	p = p*f + 4.1665795894e-2
+	p = p*f + 1.6666665459e-1
+	p = p*f + 5.0000001201e-1
+	r := p*f*f + f + 1
+	return r * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
