@@ -47,8 +47,15 @@ func siluMul(dst, g, u []float32) {
 	u = u[:len(dst)]
 	g = g[:len(dst)]
 	for i := range dst {
-		x := g[i]
-		dst[i] = x / (1 + expf(-x)) * u[i]
+		x := -g[i]
+		var e float32
+		switch {
+		case x > expMax:
+			e = float32(math.Inf(1))
+		case x >= expMin:
+			e = expPoly(x)
+		}
+		dst[i] = -x / (1 + e) * u[i]
 	}
 }
 
@@ -60,7 +67,11 @@ func softmax(x []float32) {
 	}
 	var s float32
 	for i, v := range x {
-		e := expf(v - m)
+		d := v - m
+		var e float32
+		if d >= expMin {
+			e = expPoly(d)
+		}
 		x[i] = e
 		s += e
 	}
@@ -69,22 +80,33 @@ func softmax(x []float32) {
 
 // expf is e^x in float32 (Cody-Waite range reduction and a degree-6
 // polynomial, as in Cephes' expf): within 2 ulp of the rounded result.
+// Arguments below -87.3 give 0, above 88.7 +Inf.
 func expf(x float32) float32 {
+	if x < expMin {
+		return 0
+	}
+	if x > expMax {
+		return float32(math.Inf(1))
+	}
+	return expPoly(x)
+}
+
+const (
+	expMin = -87.33654
+	expMax = 88.72283
+)
+
+// expPoly is e^x for x in [expMin, expMax], branch-free: n = round(x·log2 e)
+// by the 1.5·2²³ trick, f = x - n·ln 2 in two parts, e^f by a polynomial.
+func expPoly(x float32) float32 {
 	const (
 		log2e = 1.44269504088896341
+		magic = 12582912 // 1.5·2²³
 		c1    = 0.693359375
 		c2    = -2.12194440e-4
 	)
-	if x > 88.72283 {
-		return float32(math.Inf(1))
-	}
-	if x < -87.33654 {
-		return 0
-	}
-	n := float32(int32(x*log2e + 0.5))
-	if x*log2e+0.5 < 0 && n != x*log2e+0.5 {
-		n-- // floor for negative arguments
-	}
+	t := x*log2e + magic
+	n := t - magic
 	f := x - n*c1 - n*c2
 	p := float32(1.9875691500e-4)
 	p = p*f + 1.3981999507e-3
@@ -93,5 +115,6 @@ func expf(x float32) float32 {
 	p = p*f + 1.6666665459e-1
 	p = p*f + 5.0000001201e-1
 	r := p*f*f + f + 1
-	return r * math.Float32frombits(uint32(int32(n)+127)<<23)
+	e := int32(math.Float32bits(t)) - 0x4B400000 // n as an integer
+	return r * math.Float32frombits(uint32(e+127)<<23)
 }
