@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/retrofit-llm/retrofit/engine"
+	"github.com/retrofit-llm/retrofit/eval"
+	"github.com/retrofit-llm/retrofit/internal/progress"
+	"github.com/retrofit-llm/retrofit/loaders"
+	"github.com/retrofit-llm/retrofit/tokenizer"
+)
+
+func evalCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "eval",
+		Usage:     "perplexity of a model over a text file (or token ids), with speed and KV-cache bytes per token",
+		ArgsUsage: "MODEL",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "text", Usage: "text file to score"},
+			&cli.StringFlag{Name: "ids", Usage: "JSON array of token ids to score instead of text"},
+			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "window length in tokens"},
+			&cli.IntFlag{Name: "stride", Usage: "sliding windows advancing by N tokens (default: non-overlapping windows)"},
+			&cli.IntFlag{Name: "max-tokens", Usage: "score at most N tokens of the input"},
+			&cli.StringFlag{Name: "doc-sep", Value: documentSeparator, Usage: "split --text into documents joined by <|endoftext|> (\"\" to encode the file as one text)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
+		},
+		Action: func(c *cli.Context) error {
+			path, err := oneArg(c, "MODEL")
+			if err != nil {
+				return err
+			}
+			if (c.String("text") == "") == (c.String("ids") == "") {
+				return fmt.Errorf("eval: give exactly one of --text FILE or --ids FILE")
+			}
+			m, err := loaders.Load(path)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			var ids []int
+			if f := c.String("ids"); f != "" {
+				if ids, err = readIDs(f, m.Config.VocabSize); err != nil {
+					return err
+				}
+			} else {
+				tok, err := tokenizer.ForModel(m)
+				if err != nil {
+					return err
+				}
+				text, err := os.ReadFile(c.String("text"))
+				if err != nil {
+					return err
+				}
+				if ids, err = encodeDocuments(tok, m, string(text), c.String("doc-sep")); err != nil {
+					return err
+				}
+			}
+			if n := c.Int("max-tokens"); n > 0 && n < len(ids) {
+				ids = ids[:n]
+			}
+			e, err := engine.New(m)
+			if err != nil {
+				return err
+			}
+			bar := progress.New(os.Stderr, "eval", len(ids))
+			res, err := eval.Perplexity(e, ids, eval.Options{
+				Ctx: c.Int("ctx"), Stride: c.Int("stride"), Progress: bar.Func(), Context: c.Context,
+			})
+			bar.Done()
+			interrupted := errors.Is(err, c.Context.Err()) && c.Context.Err() != nil
+			if err != nil && !interrupted {
+				return err
+			}
+			if c.Bool("json") {
+				out := map[string]any{
+					"ppl": res.PPL, "nll": res.NLL, "tokens": res.Tokens,
+					"tokens_per_s": res.TokensPerSec, "kv_bytes_per_token": res.KVBytesPerToken,
+				}
+				if interrupted {
+					out["interrupted"] = true
+				}
+				return json.NewEncoder(c.App.Writer).Encode(out)
+			}
+			if interrupted {
+				fmt.Fprintln(c.App.Writer, "interrupted: partial result")
+			}
+			fmt.Fprintf(c.App.Writer, "ppl                 %.4f\n", res.PPL)
+			fmt.Fprintf(c.App.Writer, "mean nll            %.6f\n", res.NLL)
+			fmt.Fprintf(c.App.Writer, "tokens scored       %d\n", res.Tokens)
+			fmt.Fprintf(c.App.Writer, "speed               %.0f tok/s\n", res.TokensPerSec)
+			fmt.Fprintf(c.App.Writer, "KV cache            %d bytes/token (fp16)\n", res.KVBytesPerToken)
+			return nil
+		},
+	}
+}
+

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/retrofit-llm/retrofit/finetune"
+	"github.com/retrofit-llm/retrofit/loaders"
+	"github.com/retrofit-llm/retrofit/model"
+)
+
+func finetuneCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "finetune",
+		Usage:     "uptrain a (converted) model on text on the CPU: LM loss plus optional distillation from the original",
+		ArgsUsage: "MODEL",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "data", Usage: "training text files or directories (repeatable)", Required: true},
+			&cli.StringFlag{Name: "eval", Usage: "held-out text file (default: hold out 2% of the training windows)"},
+			&cli.StringFlag{Name: "out", Usage: "output directory: checkpoint, metrics.jsonl, loss.png, model/", Required: true},
+			&cli.IntFlag{Name: "steps", Usage: "optimizer steps"},
+			&cli.Int64Flag{Name: "tokens", Usage: "training tokens (when --steps is not given)"},
+			&cli.Float64Flag{Name: "lr", Value: 5e-4, Usage: "peak learning rate"},
+			&cli.Float64Flag{Name: "min-lr", Usage: "final learning rate of the cosine (default lr/10)"},
+			&cli.IntFlag{Name: "warmup", Usage: "linear warmup steps (default min(50, steps/10))"},
+			&cli.Float64Flag{Name: "weight-decay", Usage: "AdamW decoupled weight decay (matrices only)"},
+			&cli.Float64Flag{Name: "clip", Value: 1, Usage: "global gradient-norm clip (negative disables)"},
+			&cli.IntFlag{Name: "ctx", Value: 256, Usage: "tokens per training window"},
+			&cli.IntFlag{Name: "batch", Value: 8, Usage: "windows per micro-batch"},
+			&cli.IntFlag{Name: "accum", Value: 1, Usage: "micro-batches per optimizer step"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "data order seed"},
+			&cli.StringFlag{Name: "teacher", Usage: "original model to distill from"},
+			&cli.Float64Flag{Name: "kd-weight", Value: 0.5, Usage: "w in (1−w)·CE + w·T²·KL (with --teacher)"},
+			&cli.Float64Flag{Name: "kd-temp", Value: 1, Usage: "distillation temperature T"},
+			&cli.StringFlag{Name: "train", Value: "all", Usage: "what to train: all, attn, mlp, or a comma list of tensor-name patterns"},
+			&cli.IntFlag{Name: "eval-every", Usage: "steps between evaluations (0: start and end only)"},
+			&cli.IntFlag{Name: "save-every", Usage: "steps between checkpoints (0: end only)"},
+			&cli.BoolFlag{Name: "resume", Usage: "continue from OUT/checkpoint when present"},
+			&cli.StringFlag{Name: "dtype", Value: "bf16", Usage: "dtype of the exported model: f32, f16 or bf16"},
+		},
+		Action: func(c *cli.Context) error {
+			path, err := oneArg(c, "MODEL")
+			if err != nil {
+				return err
+			}
+			if c.Int("steps") <= 0 && c.Int64("tokens") <= 0 {
+				return fmt.Errorf("finetune: give --steps N or --tokens N")
+			}
+			dt, err := model.ParseDType(c.String("dtype"))
+			if err != nil || dt.Quantized() {
+				return fmt.Errorf("finetune --dtype %q: want f32, f16 or bf16", c.String("dtype"))
+			}
+			m, err := loaders.Load(path)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			cfg := finetune.Config{
+				Model: m, DataFiles: c.StringSlice("data"), EvalFile: c.String("eval"), OutDir: c.String("out"),
+				Steps: c.Int("steps"), Tokens: c.Int64("tokens"), LR: c.Float64("lr"), MinLR: c.Float64("min-lr"),
+				Warmup: c.Int("warmup"), WeightDecay: c.Float64("weight-decay"), Clip: c.Float64("clip"),
+				Ctx: c.Int("ctx"), Batch: c.Int("batch"), Accum: c.Int("accum"), Seed: c.Uint64("seed"),
+				Train: c.String("train"), EvalEvery: c.Int("eval-every"), SaveEvery: c.Int("save-every"),
+				Resume: c.Bool("resume"), ExportDType: dt, Log: c.App.ErrWriter,
+			}
+			if t := c.String("teacher"); t != "" {
+				teacher, err := loaders.Load(t)
+				if err != nil {
+					return fmt.Errorf("--teacher: %w", err)
+				}
+				defer teacher.Close()
+				cfg.Teacher, cfg.KDWeight, cfg.KDTemp = teacher, c.Float64("kd-weight"), c.Float64("kd-temp")
+			}
+			res, err := finetune.Run(c.Context, cfg)
+			if err != nil {
+				return err
+			}
+			state := "done"
+			if res.Interrupted {
+				state = "interrupted (checkpoint saved; --resume continues)"
+			}
+			fmt.Fprintf(c.App.Writer, "%s: %d steps, %d tokens, %.0f tok/s, train loss %.4f, eval ppl %.3f → %.3f\n",
+				state, res.Steps, res.Tokens, res.TokPerSec, res.TrainLoss, res.InitEvalPPL, res.EvalPPL)
+			if res.ModelDir != "" {
+				fmt.Fprintf(c.App.Writer, "model written to %s\n", res.ModelDir)
+			}
+			return nil
+		},
+	}
+}
