@@ -120,5 +120,14 @@ func (j *attnJob) group(w, g int) {
 	for r := 0; r < gh; r++ {
 		softmax(sb[r*keys : (r+1)*keys])
 	}
-	sgemm.Gemm(false, false, gh, d, keys, 1, sb, keys, j.v[g*d:], kvd, 0, j.out[g*gh*d:], d)
+	// P·V row by row: each value row is read once for the group's heads
+	// (a packed GEMM would copy all of V for a handful of rows).
+	out := j.out[g*gh*d : (g+1)*gh*d]
+	clear(out)
+	for t := 0; t < keys; t++ {
+		vt := j.v[t*kvd+g*d : t*kvd+(g+1)*d]
+		for r := 0; r < gh; r++ {
+			sgemm.Axpy(sb[r*keys+t], vt, out[r*d:(r+1)*d])
+		}
+	}
 }

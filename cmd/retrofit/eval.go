@@ -98,4 +98,3 @@ func evalCommand() *cli.Command {
 		},
 	}
 }
-

@@ -102,4 +102,3 @@ func generateCommand() *cli.Command {
 		},
 	}
 }
-
