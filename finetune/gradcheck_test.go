@@ -64,7 +64,7 @@ func TestGradients(t *testing.T) {
 		cases = append(cases, tc{"qwen3/" + lay, "qwen3", 2, lay, false}, tc{"qwen2/" + lay, "qwen2", 2, lay, false})
 	}
 	cases = append(cases, tc{"mlkv/qwen3", "qwen3", 1, "cla", false}, tc{"kd/qwen3/depth", "qwen3", 2, "depth", true},
-		tc{"kd/qwen2/cla", "qwen2", 2, "cla", true})
+		tc{"kd/qwen2/cla", "qwen2", 2, "cla", true}, tc{"kd-T1/qwen3/looped", "qwen3", 2, "looped", true})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m, err := RandomModel(tinyConfig(c.family, c.kvHeads), tinyLayouts()[c.layout], 7)
@@ -87,6 +87,9 @@ func TestGradients(t *testing.T) {
 			w, temp := 0.0, 1.0
 			if c.kd {
 				w, temp = 0.6, 2
+				if c.layout == "looped" {
+					temp = 1
+				}
 				teacher = make([]float32, B*T*32)
 				for i := range teacher {
 					teacher[i] = float32(2 * r.NormFloat64())

@@ -2,6 +2,7 @@ package finetune
 
 import (
 	"math"
+	"runtime"
 )
 
 // LossStats are the summed losses of one batch (divide by Tokens for means).
@@ -14,65 +15,109 @@ type LossStats struct {
 // predicted) and, if teacher is not nil ([rows × vocab] logits), the
 // distillation term; it overwrites the logits with d(loss)/d(logits), where
 // loss = Σ_tokens [(1−w)·CE + w·T²·KL(p_teacher,T ‖ p_student,T)] · norm.
-// Pass w = 0 without a teacher.
+// Pass w = 0 without a teacher. Rows run in parallel; the per-row sums are
+// added in row order, so the result does not depend on the thread count.
 func (tp *Tape) Loss(targets []int, teacher []float32, w, temp float64, norm float32) LossStats {
-	V := len(tp.logits) / len(targets)
-	var st LossStats
-	for i, y := range targets {
+	N := len(targets)
+	V := len(tp.logits) / N
+	if teacher == nil {
+		w = 0
+	}
+	ce, kd := grow(tp.rowCE, N), grow(tp.rowKD, N)
+	tp.rowCE, tp.rowKD = ce, kd
+	workers := runtime.GOMAXPROCS(0)
+	if len(tp.lossScratch) < workers {
+		tp.lossScratch = make([][]float64, workers)
+	}
+	parallel(N, workers, func(i, wk int) {
 		z := tp.logits[i*V : (i+1)*V]
+		y := targets[i]
+		ce[i], kd[i] = 0, 0
 		if y < 0 {
 			clear(z)
-			continue
+			return
 		}
-		st.Tokens++
-		// Student softmax at T=1 (log-sum-exp in float64).
+		if len(tp.lossScratch[wk]) < 2*V {
+			tp.lossScratch[wk] = make([]float64, 2*V)
+		}
+		es := tp.lossScratch[wk][:V]
 		m := z[0]
 		for _, v := range z {
 			m = max(m, v)
 		}
 		var s float64
-		for _, v := range z {
-			s += math.Exp(float64(v - m))
+		for j, v := range z {
+			e := math.Exp(float64(v - m))
+			es[j] = e
+			s += e
 		}
 		lse := float64(m) + math.Log(s)
-		st.CE += lse - float64(z[y])
-		if teacher == nil || w == 0 {
-			for j, v := range z {
-				z[j] = float32(math.Exp(float64(v)-lse)) * norm
+		ce[i] = lse - float64(z[y])
+		if w == 0 {
+			inv := float64(norm) / s
+			for j := range z {
+				z[j] = float32(es[j] * inv)
 			}
 			z[y] -= norm
-			continue
+			return
 		}
 		u := teacher[i*V : (i+1)*V]
-		// Tempered distributions.
+		et := tp.lossScratch[wk][V : 2*V]
 		inv := 1 / temp
-		ms, mt := float64(m)*inv, math.Inf(-1)
+		mt := float64(u[0]) * inv
 		for _, v := range u {
 			mt = max(mt, float64(v)*inv)
 		}
-		var ss, stt float64
-		for j := range z {
-			ss += math.Exp(float64(z[j])*inv - ms)
-			stt += math.Exp(float64(u[j])*inv - mt)
+		var st float64
+		for j, v := range u {
+			e := math.Exp(float64(v)*inv - mt)
+			et[j] = e
+			st += e
 		}
-		lss, lst := ms+math.Log(ss), mt+math.Log(stt)
+		lst := mt + math.Log(st)
+		// Student at temperature T (shares es when T = 1).
+		ms := float64(m) * inv
+		shared := temp == 1
+		ss := s
+		if !shared {
+			ss = 0
+			for _, v := range z {
+				ss += math.Exp(float64(v)*inv - ms)
+			}
+		}
+		lss := ms + math.Log(ss)
+		a, b := (1-w)*float64(norm), w*temp*float64(norm)
 		var kl float64
-		a, bw := (1-w)*float64(norm), w*temp*float64(norm)
 		for j := range z {
 			lpt := float64(u[j])*inv - lst
 			lps := float64(z[j])*inv - lss
-			pt := math.Exp(lpt)
-			kl += pt * (lpt - lps)
-			p1 := math.Exp(float64(z[j]) - lse)
-			g := a*p1 + bw*(math.Exp(lps)-pt)
+			pt := et[j] / st
+			var ps float64
+			if shared {
+				ps = es[j] / ss
+			} else {
+				ps = math.Exp(lps)
+			}
+			if pt > 0 {
+				kl += pt * (lpt - lps)
+			}
+			g := a*es[j]/s + b*(ps-pt)
 			if j == y {
 				g -= a
 			}
 			z[j] = float32(g)
 		}
-		st.KD += kl * temp * temp
+		kd[i] = kl * temp * temp
+	})
+	var out LossStats
+	for i, y := range targets {
+		if y >= 0 {
+			out.Tokens++
+			out.CE += ce[i]
+			out.KD += kd[i]
+		}
 	}
-	return st
+	return out
 }
 
 // Value returns the blended mean loss.

@@ -119,9 +119,9 @@ func linearBack(dx []float32, beta float32, dy, x []float32, w, b *Param, rows i
 	}
 }
 
-func grow(s []float32, n int) []float32 {
+func grow[E any](s []E, n int) []E {
 	if cap(s) < n {
-		return make([]float32, n)
+		return make([]E, n)
 	}
 	return s[:n]
 }

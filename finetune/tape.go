@@ -39,6 +39,8 @@ type Tape struct {
 	datt             []float32
 	workers          [][]float32 // per-worker T×T scratch
 	small            []float32
+	rowCE, rowKD     []float64
+	lossScratch      [][]float64
 }
 
 func (t *Tape) ensure(n *Net, B, T int) {
