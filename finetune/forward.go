@@ -117,7 +117,7 @@ func (n *Net) depthMixForward(tp *Tape, l int) {
 	nc := len(cands) + 1
 	scale := float32(1 / math.Sqrt(float64(d)))
 	invGrp := 1 / float32(grp)
-	qbar := make([]float32, d)
+	qbar := tp.small[:d]
 	N := tp.B * tp.T
 	out := tp.v[l]
 	for i := 0; i < N; i++ {

@@ -291,7 +291,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.InitEvalPPL = math.Exp(nll0)
 	logf("step %d: eval ppl %.4f (nll %.4f)", st.Step, res.InitEvalPPL, nll0)
 	start := time.Now()
-	startStep, startTok := st.Step, st.Tokens
+	startStep, startTok, elapsed0 := st.Step, st.Tokens, st.Elapsed
 	norm := 1 / float32(B*T*cfg.Accum)
 	lastEval := 0.0
 	for st.Step < cfg.Steps {
@@ -340,7 +340,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			lastEval = pt.EvalPPL
 		}
 		st.History = append(st.History, pt)
-		st.Elapsed += 0
+		st.Elapsed = elapsed0 + el
 		if b, err := json.Marshal(pt); err == nil {
 			mf.Write(append(b, '\n'))
 		}
