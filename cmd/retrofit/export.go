@@ -87,8 +87,8 @@ func writeModel(c *cli.Context, m *model.Model) error {
 		return fmt.Errorf("--format %q: want gguf or safetensors", format)
 	}
 	bar.Done()
-	fmt.Fprintf(c.App.ErrWriter, "wrote %s (%s, %d tensors, %s params, KV %d bytes/token)\n",
-		out, format, len(m.Tensors), humanCount(m.ParamCount()), m.KVBytesPerToken())
+	fmt.Fprintf(c.App.ErrWriter, "wrote %s (%s, %s params, KV %d bytes/token)\n",
+		out, format, humanCount(m.ParamCount()), m.KVBytesPerToken())
 	return nil
 }
 
