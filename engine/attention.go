@@ -121,13 +121,17 @@ func (j *attnJob) group(w, g int) {
 		softmax(sb[r*keys : (r+1)*keys])
 	}
 	// P·V row by row: each value row is read once for the group's heads
-	// (a packed GEMM would copy all of V for a handful of rows).
+	// (a packed GEMM would copy all of V for a handful of rows). Weights
+	// below 1e-12 are skipped: they change nothing in fp32 and would run
+	// the multiply on denormals.
 	out := j.out[g*gh*d : (g+1)*gh*d]
 	clear(out)
 	for t := 0; t < keys; t++ {
 		vt := j.v[t*kvd+g*d : t*kvd+(g+1)*d]
 		for r := 0; r < gh; r++ {
-			sgemm.Axpy(sb[r*keys+t], vt, out[r*d:(r+1)*d])
+			if p := sb[r*keys+t]; p > 1e-12 {
+				sgemm.Axpy(p, vt, out[r*d:(r+1)*d])
+			}
 		}
 	}
 }

@@ -171,3 +171,8 @@ func BenchmarkLongContextDecode(b *testing.B) {
 }
 
 var _ = reftest.Load
+
+// BenchmarkMicroLongDecode decodes qwen3-micro with 2,048 tokens of cache.
+func BenchmarkMicroLongDecode(b *testing.B) {
+	benchDecode(b, microEngine(b, "qwen3-micro"), 2048, 64)
+}
