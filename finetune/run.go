@@ -289,6 +289,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.InitEvalPPL = math.Exp(nll0)
+	if len(st.History) == 0 {
+		st.History = append(st.History, Point{Step: 0, EvalNLL: nll0, EvalPPL: res.InitEvalPPL})
+		if b, err := json.Marshal(st.History[0]); err == nil {
+			mf.Write(append(b, '\n'))
+		}
+	}
 	logf("step %d: eval ppl %.4f (nll %.4f)", st.Step, res.InitEvalPPL, nll0)
 	start := time.Now()
 	startStep, startTok, elapsed0 := st.Step, st.Tokens, st.Elapsed
@@ -361,7 +367,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.Steps, res.Tokens, res.History, res.EvalPPL = st.Step, st.Tokens, st.History, lastEval
-	if n := len(st.History); n > 0 {
+	if n := len(st.History); n > 0 && st.History[n-1].Step > 0 {
 		res.TrainLoss = st.History[n-1].Loss
 	}
 	if el := time.Since(start).Seconds(); el > 0 {
@@ -434,9 +440,11 @@ func writeMetrics(dir string, h []Point) error {
 // drawPlot writes OutDir/loss.png.
 func drawPlot(dir string, h []Point) error {
 	var tr, ev plot.Series
-	tr.Name, ev.Name = "train loss", "eval NLL"
+	tr.Name, ev.Name = "train CE", "eval NLL"
 	for _, p := range h {
-		tr.X, tr.Y = append(tr.X, float64(p.Step)), append(tr.Y, p.Loss)
+		if p.Step > 0 {
+			tr.X, tr.Y = append(tr.X, float64(p.Step)), append(tr.Y, p.CE)
+		}
 		if p.EvalPPL > 0 {
 			ev.X, ev.Y = append(ev.X, float64(p.Step)), append(ev.Y, p.EvalNLL)
 		}
