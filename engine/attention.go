@@ -112,18 +112,20 @@ func (j *attnJob) group(w, g int) {
 	d, kvd := c.HeadDim, c.KVHeads*c.HeadDim
 	gh := j.groupHeads
 	keys := j.pos0 + 1
-	sb := growF(j.e.s.workers[w], gh*keys)
+	sb := growF(j.e.s.workers[w], gh*keys+gh)
 	j.e.s.workers[w] = sb
+	sums := sb[gh*keys:]
 	scale := float32(1 / math.Sqrt(float64(d)))
 	q := j.q[g*gh*d:]
 	sgemm.Gemm(false, true, gh, keys, d, scale, q, d, j.k[g*d:], kvd, 0, sb, keys)
+	// Unnormalized softmax weights (max subtracted); P·V row by row, each
+	// value row read once for the group's heads (a packed GEMM would copy
+	// all of V for a handful of rows); the sums divide at the end. Weights
+	// below 1e-12 of the largest are skipped: they change nothing in fp32
+	// and would run the multiply on denormals.
 	for r := 0; r < gh; r++ {
-		softmax(sb[r*keys : (r+1)*keys])
+		sums[r] = expRow(sb[r*keys : (r+1)*keys])
 	}
-	// P·V row by row: each value row is read once for the group's heads
-	// (a packed GEMM would copy all of V for a handful of rows). Weights
-	// below 1e-12 are skipped: they change nothing in fp32 and would run
-	// the multiply on denormals.
 	out := j.out[g*gh*d : (g+1)*gh*d]
 	clear(out)
 	for t := 0; t < keys; t++ {
@@ -133,5 +135,8 @@ func (j *attnJob) group(w, g int) {
 				sgemm.Axpy(p, vt, out[r*d:(r+1)*d])
 			}
 		}
+	}
+	for r := 0; r < gh; r++ {
+		sgemm.Scale(1/sums[r], out[r*d:(r+1)*d])
 	}
 }

@@ -61,6 +61,11 @@ func siluMul(dst, g, u []float32) {
 
 // softmax normalizes x in place (max-subtracted, fp32).
 func softmax(x []float32) {
+	sgemm.Scale(1/expRow(x), x)
+}
+
+// expRow replaces x by exp(x - max x) and returns the sum.
+func expRow(x []float32) float32 {
 	m := float32(math.Inf(-1))
 	for _, v := range x {
 		m = max(m, v)
@@ -75,7 +80,7 @@ func softmax(x []float32) {
 		x[i] = e
 		s += e
 	}
-	sgemm.Scale(1/s, x)
+	return s
 }
 
 // expf is e^x in float32 (Cody-Waite range reduction and a degree-6
