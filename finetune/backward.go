@@ -64,18 +64,20 @@ func (n *Net) layerBackward(tp *Tape, l int) {
 
 	// MLP: x = xmid + act·downᵀ.
 	linearBack(tp.dact, 0, tp.dx, lt.act, b.down, nil, N)
-	for i, g := range lt.gate {
-		s := sigmoid(g)
-		da := tp.dact[i]
-		tp.dup[i] = da * g * s
-		tp.dgate[i] = da * lt.up[i] * s * (1 + g*(1-s))
-	}
+	rowsParallel(N, func(r int) {
+		for i := r * im; i < (r+1)*im; i++ {
+			g := lt.gate[i]
+			s := sigmoid(g)
+			da := tp.dact[i]
+			tp.dup[i] = da * g * s
+			tp.dgate[i] = da * lt.up[i] * s * (1 + g*(1-s))
+		}
+	})
 	linearBack(tp.dxn, 0, tp.dgate, lt.xn2, b.gate, nil, N)
 	linearBack(tp.dxn, 1, tp.dup, lt.xn2, b.up, nil, N)
 	for i := 0; i < N; i++ {
 		rmsNormBack(tp.dx[i*h:(i+1)*h], gradOf(b.mlpNorm), tp.dxn[i*h:(i+1)*h], lt.xmid[i*h:(i+1)*h], b.mlpNorm.W, lt.inv2[i])
 	}
-	_ = im
 
 	// Attention output projection.
 	linearBack(tp.datt, 0, tp.dx, lt.att, b.o, nil, N)

@@ -32,9 +32,9 @@ func (n *Net) Forward(tp *Tape, ids []int, B, T int) error {
 	N := B * T
 	copy(tp.xf, tp.x)
 	eps := float32(c.RMSEps)
-	for i := 0; i < N; i++ {
+	rowsParallel(N, func(i int) {
 		tp.invf[i] = rmsNorm(tp.xnf[i*h:(i+1)*h], tp.xf[i*h:(i+1)*h], n.finalNorm.W, eps)
-	}
+	})
 	sgemm.Gemm(false, true, N, c.VocabSize, h, 1, tp.xnf, h, n.head.W, h, 0, tp.logits, c.VocabSize)
 	return nil
 }
@@ -53,12 +53,12 @@ func (n *Net) layerForward(tp *Tape, l int) {
 	half := d / 2
 	eps := float32(c.RMSEps)
 	copy(lt.xin, tp.x)
-	for i := 0; i < N; i++ {
+	rowsParallel(N, func(i int) {
 		lt.inv1[i] = rmsNorm(lt.xn1[i*h:(i+1)*h], lt.xin[i*h:(i+1)*h], b.attnNorm.W, eps)
-	}
+	})
 	linear(lt.qpre, lt.xn1, b.q, b.qb, N)
 	copy(lt.q, lt.qpre)
-	for i := 0; i < N; i++ {
+	rowsParallel(N, func(i int) {
 		t := i % T
 		cs, sn := tp.cos[t*half:(t+1)*half], tp.sin[t*half:(t+1)*half]
 		for hd := 0; hd < c.Heads; hd++ {
@@ -68,12 +68,12 @@ func (n *Net) layerForward(tp *Tape, l int) {
 			}
 			rope(q, cs, sn)
 		}
-	}
+	})
 	if n.Layout.StoresKV(l) {
 		linear(lt.kpre, lt.xn1, b.k, b.kb, N)
 		k := tp.k[l]
 		copy(k, lt.kpre)
-		for i := 0; i < N; i++ {
+		rowsParallel(N, func(i int) {
 			t := i % T
 			cs, sn := tp.cos[t*half:(t+1)*half], tp.sin[t*half:(t+1)*half]
 			for g := 0; g < c.KVHeads; g++ {
@@ -83,7 +83,7 @@ func (n *Net) layerForward(tp *Tape, l int) {
 				}
 				rope(kr, cs, sn)
 			}
-		}
+		})
 		if len(n.cands[l]) > 0 {
 			linear(lt.vraw, lt.xn1, b.v, b.vb, N)
 			n.depthMixForward(tp, l)
@@ -94,14 +94,18 @@ func (n *Net) layerForward(tp *Tape, l int) {
 	n.attentionForward(tp, l)
 	copy(lt.xmid, tp.x)
 	sgemm.Gemm(false, true, N, h, qd, 1, lt.att, qd, b.o.W, qd, 1, lt.xmid, h)
-	for i := 0; i < N; i++ {
+	rowsParallel(N, func(i int) {
 		lt.inv2[i] = rmsNorm(lt.xn2[i*h:(i+1)*h], lt.xmid[i*h:(i+1)*h], b.mlpNorm.W, eps)
-	}
+	})
 	linear(lt.gate, lt.xn2, b.gate, nil, N)
 	linear(lt.up, lt.xn2, b.up, nil, N)
-	for i, g := range lt.gate {
-		lt.act[i] = g / (1 + float32(math.Exp(float64(-g)))) * lt.up[i]
-	}
+	im := c.Intermediate
+	rowsParallel(N, func(r int) {
+		for i := r * im; i < (r+1)*im; i++ {
+			g := lt.gate[i]
+			lt.act[i] = g / (1 + float32(math.Exp(float64(-g)))) * lt.up[i]
+		}
+	})
 	copy(tp.x, lt.xmid)
 	sgemm.Gemm(false, true, N, h, c.Intermediate, 1, lt.act, c.Intermediate, b.down.W, c.Intermediate, 1, tp.x, h)
 }

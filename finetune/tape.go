@@ -110,3 +110,17 @@ func parallel(n, workers int, f func(task, worker int)) {
 	}
 	wg.Wait()
 }
+
+// rowChunks is the fixed number of row ranges rowsParallel splits into.
+const rowChunks = 16
+
+// rowsParallel runs f on rows 0..n-1 split into fixed contiguous chunks
+// over the workers; f must only write row-private outputs.
+func rowsParallel(n int, f func(row int)) {
+	chunks := min(rowChunks, n)
+	parallel(chunks, runtime.GOMAXPROCS(0), func(c, _ int) {
+		for i := c * n / chunks; i < (c+1)*n/chunks; i++ {
+			f(i)
+		}
+	})
+}
