@@ -75,36 +75,18 @@ func PatchAutoMap(dir string) error {
 	if err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
 	}
-	var cfg map[string]any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&cfg); err != nil {
+	out, err := withAutoMap(data)
+	if err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
 	}
-	if cfg == nil {
-		return fmt.Errorf("export %s: config is not a JSON object", path)
+	var head struct {
+		ModelType any `json:"model_type"`
 	}
-	if mt, _ := cfg["model_type"].(string); mt != "qwen2" && mt != "qwen3" {
-		return fmt.Errorf("export %s: field \"model_type\" = %v, want qwen2 or qwen3", path, cfg["model_type"])
+	json.Unmarshal(data, &head) // withAutoMap has checked it is a JSON object
+	if mt, _ := head.ModelType.(string); mt != "qwen2" && mt != "qwen3" {
+		return fmt.Errorf("export %s: field \"model_type\" = %v, want qwen2 or qwen3", path, head.ModelType)
 	}
-	am := map[string]any{}
-	if old, ok := cfg["auto_map"].(map[string]any); ok {
-		for k, v := range old {
-			am[k] = v
-		}
-	}
-	for k, v := range AutoMap {
-		am[k] = v
-	}
-	cfg["auto_map"] = am
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(cfg); err != nil {
-		return fmt.Errorf("export %s: %w", path, err)
-	}
-	return writeFileAtomic(path, buf.Bytes())
+	return writeFileAtomic(path, out)
 }
 
 // HasRemoteCode reports whether the HF directory dir holds retrofit's

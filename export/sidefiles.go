@@ -113,6 +113,9 @@ func withAutoMap(cfg []byte) ([]byte, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, err
 	}
+	if c == nil {
+		return nil, fmt.Errorf("config is not a JSON object")
+	}
 	am := map[string]any{}
 	if old, ok := c["auto_map"].(map[string]any); ok {
 		for k, v := range old {
