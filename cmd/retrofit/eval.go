@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 
@@ -72,10 +71,10 @@ func evalCommand() *cli.Command {
 				Ctx: c.Int("ctx"), Stride: c.Int("stride"), Progress: bar.Func(), Context: c.Context,
 			})
 			bar.Done()
-			interrupted := errors.Is(err, c.Context.Err()) && c.Context.Err() != nil
-			if err != nil && !interrupted {
+			if err != nil {
 				return err
 			}
+			interrupted := res.Interrupted
 			if c.Bool("json") {
 				out := map[string]any{
 					"ppl": res.PPL, "nll": res.NLL, "tokens": res.Tokens,
