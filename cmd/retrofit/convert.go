@@ -137,7 +137,7 @@ func calibrationSamples(m *model.Model, path string, n, ctx int) ([][]int, error
 	if err != nil {
 		return nil, err
 	}
-	ids, err := encodeDocuments(tok, m, string(text), documentSeparator)
+	ids, err := encodeDocuments(tok, m, string(text), documentSeparator, n*ctx)
 	if err != nil {
 		return nil, err
 	}

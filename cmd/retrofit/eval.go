@@ -55,7 +55,7 @@ func evalCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if ids, err = encodeDocuments(tok, m, string(text), c.String("doc-sep")); err != nil {
+				if ids, err = encodeDocuments(tok, m, string(text), c.String("doc-sep"), c.Int("max-tokens")); err != nil {
 					return err
 				}
 			}

@@ -16,8 +16,9 @@ import (
 const documentSeparator = "\n\n\n"
 
 // encodeDocuments tokenizes text, splitting it into documents on sep (none
-// when sep is empty) and putting the end-of-text token between them.
-func encodeDocuments(tok *tokenizer.Tokenizer, m *model.Model, text, sep string) ([]int, error) {
+// when sep is empty) and putting the end-of-text token between them. With
+// limit > 0 it stops after the document that reaches limit tokens.
+func encodeDocuments(tok *tokenizer.Tokenizer, m *model.Model, text, sep string, limit int) ([]int, error) {
 	if sep == "" {
 		return tok.Encode(text), nil
 	}
@@ -34,6 +35,9 @@ func encodeDocuments(tok *tokenizer.Tokenizer, m *model.Model, text, sep string)
 			ids = append(ids, eot)
 		}
 		ids = append(ids, tok.Encode(doc)...)
+		if limit > 0 && len(ids) >= limit {
+			break
+		}
 	}
 	return ids, nil
 }
