@@ -30,6 +30,27 @@ type ForwardOptions struct {
 	// and stored values (after Depth-Attention mixing) of this call's tokens,
 	// each [len(ids) × KVHeads·HeadDim]. The slices alias the cache.
 	CaptureKV func(layer int, k, v []float32)
+	// LayerInput, if non-nil, is called before each layer runs with the
+	// residual stream entering it, [tokens of the chunk × hidden] (one chunk
+	// holds up to 512 tokens). The slice is scratch: copy what you keep.
+	LayerInput func(layer int, x []float32)
+	// Resume starts the call at a later layer instead of the embeddings.
+	Resume *Resume
+}
+
+// Resume restarts a forward pass part-way through the network: a search that
+// changes only layers ≥ Layer (the KVSharer calibration) reuses the unchanged
+// prefix of a previous run instead of recomputing it.
+type Resume struct {
+	// Layer is the first layer to run.
+	Layer int
+	// Input is the residual stream entering Layer, [tokens × hidden], as
+	// LayerInput reported it.
+	Input []float32
+	// Cache holds the earlier run's K/V of exactly these tokens; layers
+	// below Layer must store K/V the same way in both layouts, and their
+	// entries are copied from it.
+	Cache *Cache
 }
 
 // scratch holds buffers reused across Forward calls.
@@ -82,6 +103,13 @@ func (e *Engine) Forward(ids []int, cache *Cache, opts *ForwardOptions) ([]float
 	if err := cache.ensure(start + n); err != nil {
 		return nil, err
 	}
+	first := 0
+	if r := opts.Resume; r != nil {
+		if err := e.resume(r, cache, n); err != nil {
+			return nil, err
+		}
+		first = r.Layer
+	}
 	logits := opts.Logits
 	if need := (n - from) * c.VocabSize; cap(logits) >= need {
 		logits = logits[:need]
@@ -93,7 +121,7 @@ func (e *Engine) Forward(ids []int, cache *Cache, opts *ForwardOptions) ([]float
 	defer e.mu.Unlock()
 	for c0 := 0; c0 < n; c0 += chunkTokens {
 		c1 := min(c0+chunkTokens, n)
-		e.chunk(ids[c0:c1], cache, start+c0, c0, from, logits, opts.Hidden)
+		e.chunk(ids[c0:c1], cache, start+c0, c0, from, logits, first, opts)
 		cache.n = start + c1
 	}
 	if opts.CaptureKV != nil {
@@ -105,6 +133,34 @@ func (e *Engine) Forward(ids []int, cache *Cache, opts *ForwardOptions) ([]float
 		}
 	}
 	return logits, nil
+}
+
+// resume checks r and copies the K/V of the layers below r.Layer from
+// r.Cache into the (empty) cache.
+func (e *Engine) resume(r *Resume, cache *Cache, n int) error {
+	c := e.cfg
+	switch {
+	case r.Layer < 0 || r.Layer >= c.Layers:
+		return fmt.Errorf("engine: Forward: Resume.Layer %d outside [0, %d)", r.Layer, c.Layers)
+	case cache.n != 0:
+		return fmt.Errorf("engine: Forward: Resume needs an empty cache, this one holds %d tokens", cache.n)
+	case n > chunkTokens:
+		return fmt.Errorf("engine: Forward: Resume takes at most %d tokens, got %d", chunkTokens, n)
+	case len(r.Input) != n*c.Hidden:
+		return fmt.Errorf("engine: Forward: Resume.Input holds %d values, %d tokens need %d", len(r.Input), n, n*c.Hidden)
+	case r.Cache == nil || r.Cache.n != n || r.Cache.kvd != cache.kvd || len(r.Cache.k) != len(cache.k):
+		return fmt.Errorf("engine: Forward: Resume.Cache must hold the same %d tokens of this model", n)
+	}
+	for l := 0; l < r.Layer; l++ {
+		if (r.Cache.k[l] == nil) != (cache.k[l] == nil) {
+			return fmt.Errorf("engine: Forward: Resume at layer %d, but layer %d stores K/V differently in the two layouts", r.Layer, l)
+		}
+		if cache.k[l] != nil {
+			copy(cache.k[l][:n*cache.kvd], r.Cache.k[l][:n*cache.kvd])
+			copy(cache.v[l][:n*cache.kvd], r.Cache.v[l][:n*cache.kvd])
+		}
+	}
+	return nil
 }
 
 func (e *Engine) checkCache(cache *Cache) error {
@@ -125,7 +181,8 @@ func (e *Engine) checkCache(cache *Cache) error {
 // chunk runs tokens at positions pos0.. (index off.. of the Forward call)
 // through every layer, then writes the logits of rows ≥ from and the hidden
 // states.
-func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits, hidden []float32) {
+func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits []float32, first int, opts *ForwardOptions) {
+	hidden := opts.Hidden
 	c := e.cfg
 	n, h := len(ids), c.Hidden
 	s := &e.s
@@ -135,10 +192,17 @@ func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits, hid
 	s.cos = growF(s.cos, n*half)
 	s.sin = growF(s.sin, n*half)
 	ropeTable(s.cos, s.sin, pos0, n, c.HeadDim, c.RopeTheta)
-	for i, id := range ids {
-		copy(s.x[i*h:(i+1)*h], e.w.embed[id*h:(id+1)*h])
+	if first > 0 {
+		copy(s.x[:n*h], opts.Resume.Input)
+	} else {
+		for i, id := range ids {
+			copy(s.x[i*h:(i+1)*h], e.w.embed[id*h:(id+1)*h])
+		}
 	}
-	for l := 0; l < c.Layers; l++ {
+	for l := first; l < c.Layers; l++ {
+		if opts.LayerInput != nil {
+			opts.LayerInput(l, s.x[:n*h])
+		}
 		e.layer(l, n, pos0, cache)
 	}
 	eps := float32(c.RMSEps)
