@@ -100,7 +100,8 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 		cand := append([]int(nil), kv...)
 		cand[p.I] = p.J
 		cand = transforms.ResolveKV(cand)
-		sim, err := s.similarity(cand)
+		from := firstChange(kv, cand)
+		sim, err := s.similarity(cand, from)
 		if err != nil {
 			return nil, err
 		}
@@ -111,6 +112,11 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 			kv = cand
 			replaced++
 			verdict = "accepted"
+			if replaced < target {
+				if err := s.accept(kv, from); err != nil {
+					return nil, err
+				}
+			}
 		}
 		env.Logf("kvsharer: layer %d ← %d  distance %.4f  similarity %.4f  %s", p.I, p.J, p.Distance, sim, verdict)
 	}
@@ -159,6 +165,60 @@ type search struct {
 	k, v    [][]float32 // per layer: K and V averaged over samples (nil when the layer stores none)
 	cfg     model.Config
 	layout  model.Layout
+
+	// The accepted layout's run of every sample, so a candidate that changes
+	// layers ≥ i resumes at layer i instead of recomputing the prefix
+	// (nil when the samples are too long to resume).
+	accepted []snapshot
+}
+
+// snapshot is one sample's run under the accepted layout: the residual
+// stream entering each layer and the K/V cache.
+type snapshot struct {
+	inputs [][]float32
+	cache  *engine.Cache
+}
+
+// resumable reports whether samples of t tokens can resume mid-network (the
+// engine resumes within one 512-token chunk).
+func resumable(t int) bool { return t <= 512 }
+
+// capture returns ForwardOptions fields that record the residual stream
+// entering every layer from `from` on into snap.
+func (snap *snapshot) capture(from int) func(l int, x []float32) {
+	return func(l int, x []float32) {
+		if l >= from {
+			snap.inputs[l] = append(snap.inputs[l][:0], x...)
+		}
+	}
+}
+
+// accept records kv as the accepted layout: every sample is re-run from
+// layer `from` (the first layer it changes) and its snapshot replaced.
+func (s *search) accept(kv []int, from int) error {
+	if s.accepted == nil {
+		return nil
+	}
+	l := s.layout.Clone()
+	l.KVSource = kv
+	e, err := s.base.WithLayout(l)
+	if err != nil {
+		return err
+	}
+	t := len(s.samples[0])
+	for i, ids := range s.samples {
+		old := s.accepted[i]
+		next := snapshot{inputs: old.inputs, cache: e.NewCache(t)}
+		opts := &engine.ForwardOptions{LastOnly: true, LayerInput: next.capture(from)}
+		if from > 0 {
+			opts.Resume = &engine.Resume{Layer: from, Input: old.inputs[from], Cache: old.cache}
+		}
+		if _, err := e.Forward(ids, next.cache, opts); err != nil {
+			return err
+		}
+		s.accepted[i] = next
+	}
+	return nil
 }
 
 func newSearch(m *model.Model, samples [][]int) (*search, error) {
@@ -170,8 +230,13 @@ func newSearch(m *model.Model, samples [][]int) (*search, error) {
 	s := &search{base: e, samples: samples, cfg: c, layout: m.Layout.Clone(),
 		k: make([][]float32, c.Layers), v: make([][]float32, c.Layers)}
 	t := len(samples[0])
-	for _, ids := range samples {
+	if resumable(t) {
+		s.accepted = make([]snapshot, len(samples))
+	}
+	for si, ids := range samples {
 		h := make([]float32, t*c.Hidden)
+		cache := e.NewCache(t)
+		opts := &engine.ForwardOptions{LastOnly: true, Hidden: h}
 		capture := func(l int, k, v []float32) {
 			if s.k[l] == nil {
 				s.k[l] = make([]float32, len(k))
@@ -182,7 +247,12 @@ func newSearch(m *model.Model, samples [][]int) (*search, error) {
 				s.v[l][i] += v[i]
 			}
 		}
-		if _, err := e.Forward(ids, e.NewCache(t), &engine.ForwardOptions{LastOnly: true, Hidden: h, CaptureKV: capture}); err != nil {
+		opts.CaptureKV = capture
+		if s.accepted != nil {
+			s.accepted[si] = snapshot{inputs: make([][]float32, c.Layers), cache: cache}
+			opts.LayerInput = s.accepted[si].capture(0)
+		}
+		if _, err := e.Forward(ids, cache, opts); err != nil {
 			return nil, fmt.Errorf("calibration: %w", err)
 		}
 		s.hidden = append(s.hidden, h)
@@ -235,9 +305,9 @@ func (s *search) pairs() []Pair {
 // similarity of the flattened final hidden states with the original's,
 // averaged over samples. Samples run concurrently on engines sharing the
 // weights (one per CPU); the average is summed in sample order, so the
-// result does not depend on scheduling. (The engine has no entry point to
-// start at a given layer, so the unchanged prefix of layers runs again.)
-func (s *search) similarity(kv []int) (float64, error) {
+// result does not depend on scheduling. Layers below from are the accepted
+// layout's: their results are reused, not recomputed.
+func (s *search) similarity(kv []int, from int) (float64, error) {
 	l := s.layout.Clone()
 	l.KVSource = kv
 	t := len(s.samples[0])
@@ -256,7 +326,11 @@ func (s *search) similarity(kv []int) (float64, error) {
 			}
 			h := make([]float32, t*s.cfg.Hidden)
 			for i := w; i < len(s.samples); i += workers {
-				if _, err := e.Forward(s.samples[i], e.NewCache(t), &engine.ForwardOptions{LastOnly: true, Hidden: h}); err != nil {
+				opts := &engine.ForwardOptions{LastOnly: true, Hidden: h}
+				if s.accepted != nil && from > 0 {
+					opts.Resume = &engine.Resume{Layer: from, Input: s.accepted[i].inputs[from], Cache: s.accepted[i].cache}
+				}
+				if _, err := e.Forward(s.samples[i], e.NewCache(t), opts); err != nil {
 					errs[w] = err
 					return
 				}
@@ -273,6 +347,16 @@ func (s *search) similarity(kv []int) (float64, error) {
 		sum += x
 	}
 	return sum / float64(len(s.samples)), nil
+}
+
+// firstChange returns the first layer whose K/V source differs.
+func firstChange(a, b []int) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return len(a)
 }
 
 func cosine(a, b []float32) float64 {
