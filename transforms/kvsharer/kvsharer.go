@@ -183,8 +183,10 @@ type snapshot struct {
 // engine resumes within one 512-token chunk).
 func resumable(t int) bool { return t <= 512 }
 
-// capture returns ForwardOptions fields that record the residual stream
-// entering every layer from `from` on into snap.
+// capture returns a ForwardOptions.LayerInput callback that records the
+// residual stream entering every layer from `from` on into snap. When the
+// run resumes from snap's own inputs[from], the engine has already copied
+// that input, so overwriting it with the same values is safe.
 func (snap *snapshot) capture(from int) func(l int, x []float32) {
 	return func(l int, x []float32) {
 		if l >= from {
