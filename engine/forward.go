@@ -56,10 +56,10 @@ type Resume struct {
 // scratch holds buffers reused across Forward calls.
 type scratch struct {
 	x, xn, q, k, v, attn, g, u []float32
-	cos, sin                  []float32
-	mix                       []float32
-	workers                   [][]float32
-	job                       attnJob
+	cos, sin                   []float32
+	mix                        []float32
+	workers                    [][]float32
+	job                        attnJob
 }
 
 func growF(s []float32, n int) []float32 {
