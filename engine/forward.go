@@ -125,10 +125,10 @@ func (e *Engine) Forward(ids []int, cache *Cache, opts *ForwardOptions) ([]float
 		cache.n = start + c1
 	}
 	if opts.CaptureKV != nil {
-		kvd := cache.kvd
-		for l := range cache.k {
-			if cache.k[l] != nil {
-				opts.CaptureKV(l, cache.k[l][start*kvd:(start+n)*kvd], cache.v[l][start*kvd:(start+n)*kvd])
+		for l, st := range cache.stores {
+			if st {
+				k, v, _, _ := cache.rows(l, start, start+n, nil, nil)
+				opts.CaptureKV(l, k, v)
 			}
 		}
 	}
@@ -148,18 +148,15 @@ func (e *Engine) resume(r *Resume, cache *Cache, n int) error {
 		return fmt.Errorf("engine: Forward: Resume takes at most %d tokens, got %d", chunkTokens, n)
 	case len(r.Input) != n*c.Hidden:
 		return fmt.Errorf("engine: Forward: Resume.Input holds %d values, %d tokens need %d", len(r.Input), n, n*c.Hidden)
-	case r.Cache == nil || r.Cache.n != n || r.Cache.kvd != cache.kvd || len(r.Cache.k) != len(cache.k):
-		return fmt.Errorf("engine: Forward: Resume.Cache must hold the same %d tokens of this model", n)
+	case r.Cache == nil || r.Cache.n != n || r.Cache.kvd != cache.kvd || len(r.Cache.stores) != len(cache.stores) || r.Cache.typ != cache.typ:
+		return fmt.Errorf("engine: Forward: Resume.Cache must hold the same %d tokens of this model, in a cache of the same type", n)
 	}
 	for l := 0; l < r.Layer; l++ {
-		if (r.Cache.k[l] == nil) != (cache.k[l] == nil) {
+		if r.Cache.stores[l] != cache.stores[l] {
 			return fmt.Errorf("engine: Forward: Resume at layer %d, but layer %d stores K/V differently in the two layouts", r.Layer, l)
 		}
-		if cache.k[l] != nil {
-			copy(cache.k[l][:n*cache.kvd], r.Cache.k[l][:n*cache.kvd])
-			copy(cache.v[l][:n*cache.kvd], r.Cache.v[l][:n*cache.kvd])
-		}
 	}
+	cache.copyPrefix(r.Cache, r.Layer, n)
 	return nil
 }
 
@@ -167,11 +164,11 @@ func (e *Engine) checkCache(cache *Cache) error {
 	if cache == nil {
 		return fmt.Errorf("engine: Forward: nil cache")
 	}
-	if len(cache.k) != e.cfg.Layers || cache.kvd != e.cfg.KVHeads*e.cfg.HeadDim {
+	if len(cache.stores) != e.cfg.Layers || cache.kvd != e.cfg.KVHeads*e.cfg.HeadDim {
 		return fmt.Errorf("engine: Forward: the cache was made for another model")
 	}
-	for l := range cache.k {
-		if (cache.k[l] != nil) != e.layout.StoresKV(l) {
+	for l, st := range cache.stores {
+		if st != e.layout.StoresKV(l) {
 			return fmt.Errorf("engine: Forward: the cache was made for another layout (layer %d)", l)
 		}
 	}
@@ -253,12 +250,8 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
 			rope(qh, cs, sn)
 		}
 		if stores {
-			t := pos0 + i
-			kc := cache.k[l][t*kvd : (t+1)*kvd]
-			copy(kc, s.k[i*kvd:(i+1)*kvd])
+			kc, vc := s.k[i*kvd:(i+1)*kvd], s.v[i*kvd:(i+1)*kvd]
 			addBias(kc, b.bk)
-			vc := cache.v[l][t*kvd : (t+1)*kvd]
-			copy(vc, s.v[i*kvd:(i+1)*kvd])
 			addBias(vc, b.bv)
 			for g := 0; g < c.KVHeads; g++ {
 				k := kc[g*d : (g+1)*d]
@@ -267,6 +260,7 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
 				}
 				rope(k, cs, sn)
 			}
+			cache.put(l, pos0+i, kc, vc)
 		}
 	}
 	if len(e.cands[l]) > 0 {
@@ -275,7 +269,7 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
 
 	src := e.layout.KVSource[l]
 	s.attn = growF(s.attn, n*qd)
-	e.attention(s.q, qd, cache.k[src], cache.v[src], s.attn, n, pos0)
+	e.attend(cache, src, n, pos0)
 	e.matmul(s.x, s.attn, n, b.wo, true)
 
 	for i := 0; i < n; i++ {
