@@ -292,7 +292,8 @@ func addBias(x, b []float32) {
 }
 
 // depthMix replaces layer l's cached values at positions pos0..pos0+n-1 by
-// their Depth-Attention mix over the candidate layers (docs/methods.md).
+// their Depth-Attention mix over the candidate set e.cands[l] (layers that
+// store K/V, each once; docs/methods.md).
 // Keys are compared after RoPE: at one position the rotation cancels.
 func (e *Engine) depthMix(l, n, pos0 int, cache *Cache) {
 	c := e.cfg
@@ -321,8 +322,7 @@ func (e *Engine) depthMix(l, n, pos0 int, cache *Cache) {
 			}
 			off := t*kvd + g*d
 			for j, cj := range cands {
-				src := e.layout.KVSource[cj]
-				sc[j] = sgemm.Dot(qbar, cache.k[src][off:off+d]) * scale
+				sc[j] = sgemm.Dot(qbar, cache.k[cj][off:off+d]) * scale
 			}
 			own := cache.v[l][off : off+d]
 			sc[nc-1] = sgemm.Dot(qbar, cache.k[l][off:off+d]) * scale
@@ -331,8 +331,7 @@ func (e *Engine) depthMix(l, n, pos0 int, cache *Cache) {
 				acc[x] = 0
 			}
 			for j, cj := range cands {
-				src := e.layout.KVSource[cj]
-				sgemm.Axpy(sc[j], cache.v[src][off:off+d], acc)
+				sgemm.Axpy(sc[j], cache.v[cj][off:off+d], acc)
 			}
 			sgemm.Axpy(sc[nc-1], own, acc)
 			copy(own, acc)
