@@ -185,3 +185,13 @@ func (e *Engine) WeightBytes() int64 { return e.w.bytes() }
 func (e *Engine) matmul(y, x []float32, n int, w *linear, acc bool) {
 	matmulExact(y, x, n, w, acc)
 }
+
+// WithOptions returns an engine running the same weights and layout under
+// other options (mode, cache type).
+func (e *Engine) WithOptions(o Options) *Engine {
+	n := &Engine{w: e.w, cfg: e.cfg, opts: o}
+	if err := n.setLayout(e.layout.Clone()); err != nil {
+		panic(err) // the layout was valid for these weights
+	}
+	return n
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/sgemm"
 )
 
@@ -58,6 +59,8 @@ type scratch struct {
 	x, xn, q, k, v, attn, g, u []float32
 	cos, sin                   []float32
 	mix                        []float32
+	mixK, mixV, mixKB, mixVB   [][]float32 // Depth-Attention rows by layer
+	kw, vw                     []float32   // keys and values widened from a non-F32 cache
 	workers                    [][]float32
 	job                        attnJob
 }
@@ -306,8 +309,8 @@ func (e *Engine) depthMix(l, n, pos0 int, cache *Cache) {
 	qbar, acc, sc := s.mix[:d], s.mix[d:2*d], s.mix[2*d:]
 	scale := float32(1 / math.Sqrt(float64(d)))
 	invGrp := 1 / float32(grp)
+	ks, vs := e.mixRows(cache, l, pos0, n)
 	for i := 0; i < n; i++ {
-		t := pos0 + i
 		row := s.q[i*c.Heads*d:]
 		for g := 0; g < c.KVHeads; g++ {
 			copy(qbar, row[g*grp*d:(g*grp+1)*d])
@@ -320,21 +323,46 @@ func (e *Engine) depthMix(l, n, pos0 int, cache *Cache) {
 			for x := range qbar {
 				qbar[x] *= invGrp
 			}
-			off := t*kvd + g*d
+			off := i*kvd + g*d
 			for j, cj := range cands {
-				sc[j] = sgemm.Dot(qbar, cache.k[cj][off:off+d]) * scale
+				sc[j] = sgemm.Dot(qbar, ks[cj][off:off+d]) * scale
 			}
-			own := cache.v[l][off : off+d]
-			sc[nc-1] = sgemm.Dot(qbar, cache.k[l][off:off+d]) * scale
+			own := vs[l][off : off+d]
+			sc[nc-1] = sgemm.Dot(qbar, ks[l][off:off+d]) * scale
 			softmax(sc[:nc])
 			for x := range acc {
 				acc[x] = 0
 			}
 			for j, cj := range cands {
-				sgemm.Axpy(sc[j], cache.v[cj][off:off+d], acc)
+				sgemm.Axpy(sc[j], vs[cj][off:off+d], acc)
 			}
 			sgemm.Axpy(sc[nc-1], own, acc)
 			copy(own, acc)
 		}
 	}
+	if cache.typ != model.F32 { // store the mixed values
+		for i := 0; i < n; i++ {
+			cache.putV(l, pos0+i, vs[l][i*kvd:(i+1)*kvd])
+		}
+	}
+}
+
+// mixRows returns, for layer l and its Depth-Attention candidates, the keys
+// and values of positions [pos0, pos0+n) as fp32 [n × kvd] by layer: views
+// of an F32 cache, widened copies of another.
+func (e *Engine) mixRows(cache *Cache, l, pos0, n int) (ks, vs [][]float32) {
+	s := &e.s
+	L := e.cfg.Layers
+	if len(s.mixK) < L {
+		s.mixK, s.mixV = make([][]float32, L), make([][]float32, L)
+		s.mixKB, s.mixVB = make([][]float32, L), make([][]float32, L)
+	}
+	for i := 0; i <= len(e.cands[l]); i++ {
+		x := l
+		if i < len(e.cands[l]) {
+			x = e.cands[l][i]
+		}
+		s.mixK[x], s.mixV[x], s.mixKB[x], s.mixVB[x] = cache.rows(x, pos0, pos0+n, s.mixKB[x], s.mixVB[x])
+	}
+	return s.mixK, s.mixV
 }
