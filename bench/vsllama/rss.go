@@ -86,4 +86,3 @@ func peakRSS(bin string, args []string) (int64, time.Duration, error) {
 }
 
 func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/1e6) }
-
