@@ -20,6 +20,12 @@ type ForwardOptions struct {
 	// LogitsFrom returns only the logits of tokens LogitsFrom.. of this call
 	// (ignored when LastOnly is set).
 	LogitsFrom int
+	// OnLogits, if set, receives the logits instead of the return value
+	// (Forward returns nil): it is called with consecutive blocks of rows,
+	// row0 being the index in ids of the block's first row, and
+	// logits [rows × vocab] scratch valid during the call. Scoring long
+	// inputs against a large vocabulary this way keeps memory bounded.
+	OnLogits func(row0 int, logits []float32)
 	// Logits, when large enough, receives the logits instead of a new slice
 	// (generation reuses one buffer per token).
 	Logits []float32
@@ -61,6 +67,7 @@ type scratch struct {
 	mix                        []float32
 	mixK, mixV, mixKB, mixVB   [][]float32 // Depth-Attention rows by layer
 	kw, vw                     []float32   // keys and values widened from a non-F32 cache
+	logits                     []float32   // a block of rows for OnLogits
 	workers                    [][]float32
 	job                        attnJob
 }
@@ -114,7 +121,9 @@ func (e *Engine) Forward(ids []int, cache *Cache, opts *ForwardOptions) ([]float
 		first = r.Layer
 	}
 	logits := opts.Logits
-	if need := (n - from) * c.VocabSize; cap(logits) >= need {
+	if need := (n - from) * c.VocabSize; opts.OnLogits != nil {
+		logits = nil
+	} else if cap(logits) >= need {
 		logits = logits[:need]
 	} else {
 		logits = make([]float32, need)
@@ -215,7 +224,18 @@ func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits []fl
 	r0 := max(from-off, 0)
 	if r0 < n {
 		v := c.VocabSize
-		e.matmul(logits[(off+r0-from)*v:], s.xn[r0*h:], n-r0, e.w.head, false)
+		if opts.OnLogits == nil {
+			e.matmul(logits[(off+r0-from)*v:], s.xn[r0*h:], n-r0, e.w.head, false)
+			return
+		}
+		// Blocks of at most ~64 MB of logits.
+		rows := max(1, (64<<20)/(4*v))
+		for b0 := r0; b0 < n; b0 += rows {
+			b1 := min(b0+rows, n)
+			s.logits = growF(s.logits, (b1-b0)*v)
+			e.matmul(s.logits, s.xn[b0*h:], b1-b0, e.w.head, false)
+			opts.OnLogits(off+b0, s.logits)
+		}
 	}
 }
 
