@@ -2,10 +2,9 @@ package engine
 
 import (
 	"fmt"
-	"math"
 
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/model"
-	"github.com/retrofit-llm/retrofit/sgemm"
 )
 
 // chunkTokens is the most tokens a prefill pushes through the layers at once;
@@ -200,7 +199,7 @@ func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits []fl
 	half := c.HeadDim / 2
 	s.cos = growF(s.cos, n*half)
 	s.sin = growF(s.sin, n*half)
-	ropeTable(s.cos, s.sin, pos0, n, c.HeadDim, c.RopeTheta)
+	numerics.RopeTable(s.cos, s.sin, pos0, n, c.HeadDim, c.RopeTheta)
 	if first > 0 {
 		copy(s.x[:n*h], opts.Resume.Input)
 	} else {
@@ -216,7 +215,7 @@ func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits []fl
 	}
 	eps := float32(c.RMSEps)
 	for i := 0; i < n; i++ {
-		rmsNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], e.w.finalNorm, eps)
+		numerics.RMSNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], e.w.finalNorm, eps)
 	}
 	if hidden != nil {
 		copy(hidden[off*h:(off+n)*h], s.xn)
@@ -250,7 +249,7 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
 	stores := e.layout.StoresKV(l)
 
 	for i := 0; i < n; i++ {
-		rmsNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.attnNorm, eps)
+		numerics.RMSNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.attnNorm, eps)
 	}
 	s.q = growF(s.q, n*qd)
 	e.matmul(s.q, s.xn, n, b.wq, false)
@@ -268,9 +267,9 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
 		for hd := 0; hd < c.Heads; hd++ {
 			qh := q[hd*d : (hd+1)*d]
 			if b.qNorm != nil {
-				rmsNorm(qh, qh, b.qNorm, eps)
+				numerics.RMSNorm(qh, qh, b.qNorm, eps)
 			}
-			rope(qh, cs, sn)
+			numerics.Rope(qh, cs, sn)
 		}
 		if stores {
 			kc, vc := s.k[i*kvd:(i+1)*kvd], s.v[i*kvd:(i+1)*kvd]
@@ -279,9 +278,9 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
 			for g := 0; g < c.KVHeads; g++ {
 				k := kc[g*d : (g+1)*d]
 				if b.kNorm != nil {
-					rmsNorm(k, k, b.kNorm, eps)
+					numerics.RMSNorm(k, k, b.kNorm, eps)
 				}
-				rope(k, cs, sn)
+				numerics.Rope(k, cs, sn)
 			}
 			cache.put(l, pos0+i, kc, vc)
 		}
@@ -296,14 +295,14 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
 	e.matmul(s.x, s.attn, n, b.wo, true)
 
 	for i := 0; i < n; i++ {
-		rmsNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.mlpNorm, eps)
+		numerics.RMSNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.mlpNorm, eps)
 	}
 	im := c.Intermediate
 	s.g = growF(s.g, n*im)
 	s.u = growF(s.u, n*im)
 	e.matmul(s.g, s.xn, n, b.wgate, false)
 	e.matmul(s.u, s.xn, n, b.wup, false)
-	siluMul(s.g, s.g, s.u)
+	numerics.SiLUMul(s.g, s.g, s.u)
 	e.matmul(s.x, s.g, n, b.wdown, true)
 }
 
@@ -316,48 +315,26 @@ func addBias(x, b []float32) {
 
 // depthMix replaces layer l's cached values at positions pos0..pos0+n-1 by
 // their Depth-Attention mix over the candidate set e.cands[l] (layers that
-// store K/V, each once; docs/methods.md).
-// Keys are compared after RoPE: at one position the rotation cancels.
+// store K/V, each once; docs/methods.md). Keys are compared after RoPE: at
+// one position the rotation cancels.
 func (e *Engine) depthMix(l, n, pos0 int, cache *Cache) {
 	c := e.cfg
 	d, kvd := c.HeadDim, c.KVHeads*c.HeadDim
 	grp := c.Heads / c.KVHeads
-	cands := e.cands[l]
 	s := &e.s
-	nc := len(cands) + 1
+	nc := len(e.cands[l]) + 1
 	s.mix = growF(s.mix, 2*d+nc)
-	qbar, acc, sc := s.mix[:d], s.mix[d:2*d], s.mix[2*d:]
-	scale := float32(1 / math.Sqrt(float64(d)))
-	invGrp := 1 / float32(grp)
+	qbar, acc, alpha := s.mix[:d], s.mix[d:2*d], s.mix[2*d:]
+	scale := numerics.ScoreScale(d)
 	ks, vs := e.mixRows(cache, l, pos0, n)
+	dm := numerics.Depth{Cands: e.cands[l], K: ks, V: vs}
 	for i := 0; i < n; i++ {
-		row := s.q[i*c.Heads*d:]
 		for g := 0; g < c.KVHeads; g++ {
-			copy(qbar, row[g*grp*d:(g*grp+1)*d])
-			for hd := 1; hd < grp; hd++ {
-				q := row[(g*grp+hd)*d : (g*grp+hd+1)*d]
-				for x := range qbar {
-					qbar[x] += q[x]
-				}
-			}
-			for x := range qbar {
-				qbar[x] *= invGrp
-			}
-			off := i*kvd + g*d
-			for j, cj := range cands {
-				sc[j] = sgemm.Dot(qbar, ks[cj][off:off+d]) * scale
-			}
-			own := vs[l][off : off+d]
-			sc[nc-1] = sgemm.Dot(qbar, ks[l][off:off+d]) * scale
-			softmax(sc[:nc])
-			for x := range acc {
-				acc[x] = 0
-			}
-			for j, cj := range cands {
-				sgemm.Axpy(sc[j], vs[cj][off:off+d], acc)
-			}
-			sgemm.Axpy(sc[nc-1], own, acc)
-			copy(own, acc)
+			numerics.GroupMean(qbar, s.q[i*c.Heads*d:], g, grp, d)
+			dm.Off = i*kvd + g*d
+			dm.Key, dm.Value = ks[l][dm.Off:dm.Off+d], vs[l][dm.Off:dm.Off+d]
+			dm.Mix(acc, alpha, qbar, scale)
+			copy(dm.Value, acc)
 		}
 	}
 	if cache.typ != model.F32 { // store the mixed values

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/retrofit-llm/retrofit/engine/reftest"
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/internal/testutil"
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/transforms"
@@ -165,7 +166,7 @@ func (c Case) steps() ([]step, error) {
 func (c Case) Diff(logits []float32, ids []int) (dNLL, dLogits float64) {
 	v := len(logits) / c.T
 	for i := 0; i < c.T; i++ {
-		dNLL = max(dNLL, math.Abs(RowNLL(logits[i*v:(i+1)*v], ids[i+1])-float64(c.NLL[i])))
+		dNLL = max(dNLL, math.Abs(numerics.NLL(logits[i*v:(i+1)*v], ids[i+1])-float64(c.NLL[i])))
 	}
 	for r, p := range c.Positions {
 		got, want := logits[p*v:(p+1)*v], c.Logits[r*v:(r+1)*v]
@@ -185,17 +186,4 @@ func (c Case) Check(t testing.TB, logits []float32, ids []int) {
 		t.Errorf("%s (%s): max |ΔNLL| %.3g (tolerance %g), max |Δlogits| %.3g (tolerance %g) against layout-refs",
 			c.Name, c.Convert, dn, NLLTol, dl, LogitsTol)
 	}
-}
-
-// RowNLL is −log softmax(z)[y], in float64.
-func RowNLL(z []float32, y int) float64 {
-	m := z[0]
-	for _, v := range z {
-		m = max(m, v)
-	}
-	var s float64
-	for _, v := range z {
-		s += math.Exp(float64(v - m))
-	}
-	return float64(m) + math.Log(s) - float64(z[y])
 }
