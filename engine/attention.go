@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/sgemm"
 )
 
@@ -95,13 +95,12 @@ func (j *attnJob) block(w, h, b int) {
 	rows, keys := i1-i0, j.pos0+i1
 	sb := growF(j.e.s.workers[w], rows*keys)
 	j.e.s.workers[w] = sb
-	scale := float32(1 / math.Sqrt(float64(d)))
+	scale := numerics.ScoreScale(d)
 	sgemm.Gemm(false, true, rows, keys, d, scale, j.q[i0*j.stride+h*d:], j.stride, j.k[g*d:], kvd, 0, sb, keys)
 	for r := 0; r < rows; r++ {
 		row := sb[r*keys : (r+1)*keys]
 		valid := j.pos0 + i0 + r + 1
-		softmax(row[:valid])
-		clear(row[valid:])
+		numerics.SoftmaxCausal(row, valid)
 	}
 	sgemm.Gemm(false, false, rows, d, keys, 1, sb, keys, j.v[g*d:], kvd, 0, j.out[i0*qd+h*d:], qd)
 }
@@ -115,7 +114,7 @@ func (j *attnJob) group(w, g int) {
 	sb := growF(j.e.s.workers[w], gh*keys+gh)
 	j.e.s.workers[w] = sb
 	sums := sb[gh*keys:]
-	scale := float32(1 / math.Sqrt(float64(d)))
+	scale := numerics.ScoreScale(d)
 	q := j.q[g*gh*d:]
 	sgemm.Gemm(false, true, gh, keys, d, scale, q, d, j.k[g*d:], kvd, 0, sb, keys)
 	// Unnormalized softmax weights (max subtracted); P·V row by row, each
@@ -124,7 +123,7 @@ func (j *attnJob) group(w, g int) {
 	// below 1e-12 of the largest are skipped: they change nothing in fp32
 	// and would run the multiply on denormals.
 	for r := 0; r < gh; r++ {
-		sums[r] = expRow(sb[r*keys : (r+1)*keys])
+		sums[r] = numerics.ExpRow(sb[r*keys : (r+1)*keys])
 	}
 	out := j.out[g*gh*d : (g+1)*gh*d]
 	clear(out)

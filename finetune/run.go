@@ -16,6 +16,7 @@ import (
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/export"
 	"github.com/retrofit-llm/retrofit/finetune/plot"
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/tokenizer"
 )
@@ -404,16 +405,7 @@ func (t *Tape) NLL(targets []int) (float64, int) {
 		if y < 0 {
 			continue
 		}
-		z := t.logits[i*V : (i+1)*V]
-		m := z[0]
-		for _, v := range z {
-			m = max(m, v)
-		}
-		var e float64
-		for _, v := range z {
-			e += math.Exp(float64(v - m))
-		}
-		s += float64(m) + math.Log(e) - float64(z[y])
+		s += numerics.NLL(t.logits[i*V:(i+1)*V], y)
 		n++
 	}
 	return s, n
