@@ -19,7 +19,7 @@ func evalCommand() *cli.Command {
 		Name:      "eval",
 		Usage:     "perplexity of a model over a text file (or token ids), with speed and KV-cache bytes per token",
 		ArgsUsage: "MODEL",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "text", Usage: "text file to score"},
 			&cli.StringFlag{Name: "ids", Usage: "JSON array of token ids to score instead of text"},
 			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "window length in tokens"},
@@ -27,7 +27,7 @@ func evalCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-tokens", Usage: "score at most N tokens of the input"},
 			&cli.StringFlag{Name: "doc-sep", Value: documentSeparator, Usage: "split --text into documents joined by <|endoftext|> (\"\" to encode the file as one text)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
-		},
+		}, engineFlags(false)...),
 		Action: func(c *cli.Context) error {
 			path, err := oneArg(c, "MODEL")
 			if err != nil {
@@ -62,7 +62,11 @@ func evalCommand() *cli.Command {
 			if n := c.Int("max-tokens"); n > 0 && n < len(ids) {
 				ids = ids[:n]
 			}
-			e, err := engine.New(m)
+			opts, err := engineOptions(c, false)
+			if err != nil {
+				return err
+			}
+			e, err := engine.NewWith(m, opts)
 			if err != nil {
 				return err
 			}

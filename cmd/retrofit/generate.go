@@ -16,14 +16,14 @@ func generateCommand() *cli.Command {
 		Name:      "generate",
 		Usage:     "continue a prompt, streaming tokens as they decode (greedy unless --temperature)",
 		ArgsUsage: "MODEL",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "prompt", Usage: "text to continue", Required: true},
 			&cli.IntFlag{Name: "max-tokens", Value: 128, Usage: "most tokens to generate"},
 			&cli.Float64Flag{Name: "temperature", Usage: "sampling temperature (0 = greedy)"},
 			&cli.Float64Flag{Name: "top-p", Value: 1, Usage: "nucleus sampling mass"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "sampling seed"},
 			&cli.BoolFlag{Name: "stats", Value: true, Usage: "print prefill/decode speed and KV-cache bytes to stderr"},
-		},
+		}, engineFlags(true)...),
 		Action: func(c *cli.Context) error {
 			path, err := oneArg(c, "MODEL")
 			if err != nil {
@@ -44,7 +44,11 @@ func generateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			e, err := engine.New(m)
+			opts, err := engineOptions(c, true)
+			if err != nil {
+				return err
+			}
+			e, err := engine.NewWith(m, opts)
 			if err != nil {
 				return err
 			}
@@ -95,8 +99,8 @@ func generateCommand() *cli.Command {
 				end := time.Now()
 				prefill := first.Sub(start).Seconds()
 				decode := end.Sub(first).Seconds()
-				fmt.Fprintf(c.App.ErrWriter, "prompt %d tokens in %.3fs (%.0f tok/s); generated %d tokens, %.0f tok/s decode; KV cache %d bytes/token (fp16)\n",
-					len(prompt), prefill, float64(len(prompt))/prefill, len(ids), float64(len(ids)-1)/max(decode, 1e-9), m.KVBytesPerToken())
+				fmt.Fprintf(c.App.ErrWriter, "prompt %d tokens in %.3fs (%.0f tok/s); generated %d tokens, %.0f tok/s decode; KV cache %d bytes/token (fp16); %s mode, %v cache\n",
+					len(prompt), prefill, float64(len(prompt))/prefill, len(ids), float64(len(ids)-1)/max(decode, 1e-9), m.KVBytesPerToken(), opts.Mode, opts.CacheType())
 			}
 			return nil
 		},
