@@ -36,10 +36,10 @@ func hasVNNI() bool {
 var vnniSet = func() kernelSet {
 	k := genericSet
 	k.name = "avx512vnni"
-	k.fast[Q8_0] = fastAsm(gemvQ8_0VNNI)
-	k.fast[Q4_0] = fastAsm(gemvQ4_0VNNI)
-	k.fast[Q4_K] = fastAsm(gemvQ4_KAVX512)
-	k.fast[Q6_K] = fastAsm(gemvQ6_KAVX512)
+	k.fast[Q8_0] = gemmQ8Fast(fastAsm(gemvQ8_0VNNI))
+	k.fast[Q4_0] = gemmQ8Fast(fastAsm(gemvQ4_0VNNI))
+	k.fast[Q4_K] = gemmQ8Fast(fastAsm(gemvQ4_KAVX512))
+	k.fast[Q6_K] = gemmQ8Fast(fastAsm(gemvQ6_KAVX512))
 	if cpu.X86.HasAVX512BF16 {
 		k.name += "+bf16"
 		k.fast[BF16] = gemmBF16Fast
