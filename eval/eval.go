@@ -86,15 +86,15 @@ func Perplexity(e *engine.Engine, ids []int, opts Options) (Result, error) {
 		first := scored - b           // first input row whose target is new
 		cache.Reset()
 		fopts.LogitsFrom = first
-		logits, err := e.Forward(ids[b:end], cache, fopts)
-		if err != nil {
-			return res, fmt.Errorf("eval: window at token %d: %w", b, err)
+		fopts.OnLogits = func(row0 int, logits []float32) {
+			for i := row0; i < row0+len(logits)/v; i++ {
+				x := numerics.NLL(logits[(i-row0)*v:(i-row0+1)*v], ids[b+i+1])
+				res.NLLs = append(res.NLLs, float32(x))
+				sum += x
+			}
 		}
-		fopts.Logits = logits
-		for i := first; i < end-b; i++ {
-			x := numerics.NLL(logits[(i-first)*v:(i-first+1)*v], ids[b+i+1])
-			res.NLLs = append(res.NLLs, float32(x))
-			sum += x
+		if _, err := e.Forward(ids[b:end], cache, fopts); err != nil {
+			return res, fmt.Errorf("eval: window at token %d: %w", b, err)
 		}
 		fed += end - b
 		scored = end
