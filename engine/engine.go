@@ -181,7 +181,6 @@ func (e *Engine) Options() Options { return e.opts }
 // reads (what stays resident while it runs, besides the KV cache).
 func (e *Engine) WeightBytes() int64 { return e.w.bytes() }
 
-
 // WithOptions returns an engine running the same weights and layout under
 // other options (mode, cache type).
 func (e *Engine) WithOptions(o Options) *Engine {
