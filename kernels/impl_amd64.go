@@ -36,13 +36,13 @@ func hasVNNI() bool {
 var vnniSet = func() kernelSet {
 	k := genericSet
 	k.name = "avx512vnni"
-	k.fast[Q8_0] = fastAsm(gemvQ8_0VNNI)
-	k.fast[Q4_0] = fastAsm(gemvQ4_0VNNI)
-	k.fast[Q4_K] = fastAsm(gemvQ4_KAVX512)
-	k.fast[Q6_K] = fastAsm(gemvQ6_KAVX512)
+	k.fast[Q8_0] = gemmQ8Fast(fastAsm(gemvQ8_0VNNI))
+	k.fast[Q4_0] = gemmQ8Fast(fastAsm(gemvQ4_0VNNI))
+	k.fast[Q4_K] = gemmQ8Fast(fastAsm(gemvQ4_KAVX512))
+	k.fast[Q6_K] = gemmQ8Fast(fastAsm(gemvQ6_KAVX512))
 	if cpu.X86.HasAVX512BF16 {
 		k.name += "+bf16"
-		k.fast[BF16] = fastAsm(gemvBF16)
+		k.fast[BF16] = gemmBF16Fast
 	}
 	return k
 }()
@@ -60,6 +60,8 @@ func availableSets() []*kernelSet {
 	}
 	return l
 }
+
+var fastGEMVBF16 = fastAsm(gemvBF16)
 
 // asmTile is the number of weight rows one GEMV call covers: small enough
 // to stay in L2 across the activation rows of a GEMM.

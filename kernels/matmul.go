@@ -49,7 +49,8 @@ type call struct {
 	x, y []float32
 	n    int
 	add  bool
-	act  *acts // quantized activations (Fast mode)
+	act  *acts     // quantized activations (Fast mode)
+	once sync.Once // guards one-time packing of act shared by the goroutines
 }
 
 // store writes or accumulates v into *p.

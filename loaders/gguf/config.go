@@ -73,10 +73,17 @@ func (md *meta) config(arch, family string, m *model.Model) (model.Config, error
 
 // id reads tokenizer.ggml.<key>, -1 when absent.
 func (md *meta) id(key string) int {
-	if n, ok := md.optInt("tokenizer.ggml." + key); ok {
-		return int(n)
+	key = "tokenizer.ggml." + key
+	v, ok := md.get(key)
+	if !ok {
+		return -1
 	}
-	return -1
+	n, ok := v.Int()
+	if !ok || n < 0 || n >= model.MaxVocab {
+		md.fail(key, "%s %v is not a token id", v.TypeName(), v.V)
+		return -1
+	}
+	return int(n)
 }
 
 // Layout keys written by retrofit's exporter for transformed models.

@@ -103,6 +103,10 @@ func load(path string, mf *model.MappedFile) (*model.Model, error) {
 	if m.Vocab, err = md.vocab(); err != nil {
 		return nil, err
 	}
+	if m.Vocab != nil && len(m.Vocab.Tokens) != m.Config.VocabSize {
+		// llama.cpp refuses this file too: its vocabulary sizes the embedding.
+		return nil, fmt.Errorf("gguf %s: metadata \"tokenizer.ggml.tokens\": %d tokens, but \"token_embd.weight\" has %d rows", path, len(m.Vocab.Tokens), m.Config.VocabSize)
+	}
 	return m, nil
 }
 
