@@ -81,7 +81,9 @@ func TestExportNeverOverwritesAnInput(t *testing.T) {
 		run  func() error
 	}{
 		{"gguf onto itself", func() error { return GGUF(gm, ggufPath, GGUFOptions{DType: model.F16}) }},
-		{"gguf onto itself via ./", func() error { return GGUF(gm, filepath.Join(dir, ".", "qwen3-micro-q8_0.gguf"), GGUFOptions{DType: model.F16}) }},
+		{"gguf onto itself via ./", func() error {
+			return GGUF(gm, filepath.Join(dir, ".", "qwen3-micro-q8_0.gguf"), GGUFOptions{DType: model.F16})
+		}},
 		{"gguf onto a hard link of itself", func() error { return GGUF(gm, link, GGUFOptions{DType: model.F16}) }},
 		{"hf to gguf onto its weights", func() error {
 			return GGUF(hm, filepath.Join(hfDir, "model.safetensors"), GGUFOptions{DType: model.F16})
