@@ -181,11 +181,6 @@ func (e *Engine) Options() Options { return e.opts }
 // reads (what stays resident while it runs, besides the KV cache).
 func (e *Engine) WeightBytes() int64 { return e.w.bytes() }
 
-// matmul computes y[n × w.rows] = x[n × w.cols]·Wᵀ, added to y when acc.
-func (e *Engine) matmul(y, x []float32, n int, w *linear, acc bool) {
-	matmulExact(y, x, n, w, acc)
-}
-
 // WithOptions returns an engine running the same weights and layout under
 // other options (mode, cache type).
 func (e *Engine) WithOptions(o Options) *Engine {

@@ -426,6 +426,272 @@ func gemvQ6_K() {
 	}})
 }
 
+// vdpbf16psBcast emits VDPBF16PS disp(base){1to16}, Zsrc1, Zdst.
+func vdpbf16psBcast(dst, src1 int, base string, disp int) {
+	evex(fmt.Sprintf("VDPBF16PS.BCST %d(%s), Z%d, Z%d", disp, base, src1, dst), 2, 0x52, dst, src1, 0, regNum[base], disp, true)
+}
+
+// gemmBF16 emits the BF16 GEMM micro-kernel
+//
+//	func gemmBF16Kernel(kp int, a, b *uint32, c *float32, ldc int, add bool)
+//
+// computing the 12×32 tile C (+)= A·Bᵀ over kp bf16 pairs, where the packed
+// A panel holds 12 dwords (bf16 pairs of 12 activation rows) per step and the
+// packed B panel 32 dwords (pairs of 32 weight rows) per step.
+func gemmBF16() {
+	const mr, nv, unroll = 12, 2, 4
+	name := "gemmBF16Kernel"
+	acc := func(i, v int) int { return i*nv + v }
+	fmt.Fprintf(&w, "// func %s(kp int, a, b *uint32, c *float32, ldc int, add bool)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-41\n", name)
+	p("MOVQ kp+0(FP), CX")
+	p("MOVQ a+8(FP), AX")
+	p("MOVQ b+16(FP), BX")
+	p("MOVQ c+24(FP), DI")
+	p("MOVQ ldc+32(FP), R8")
+	p("SHLQ $2, R8")
+	for i := 0; i < mr*nv; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	step := func(u int) {
+		for v := 0; v < nv; v++ {
+			p("VMOVDQU32 %d(BX), Z%d", (u*nv+v)*64, 24+v+2*(u&1))
+		}
+		for i := 0; i < mr; i++ {
+			for v := 0; v < nv; v++ {
+				vdpbf16psBcast(acc(i, v), 24+v+2*(u&1), "AX", 4*(u*mr+i))
+			}
+		}
+	}
+	p("MOVQ CX, DX")
+	p("SHRQ $2, DX")
+	p("JZ %s_tail", name)
+	label(name + "_loop")
+	for u := 0; u < unroll; u++ {
+		step(u)
+	}
+	p("ADDQ $%d, AX", unroll*mr*4)
+	p("ADDQ $%d, BX", unroll*nv*64)
+	p("DECQ DX")
+	p("JNZ %s_loop", name)
+	label(name + "_tail")
+	p("ANDQ $3, CX")
+	p("JZ %s_store", name)
+	label(name + "_loop1")
+	step(0)
+	p("ADDQ $%d, AX", mr*4)
+	p("ADDQ $%d, BX", nv*64)
+	p("DECQ CX")
+	p("JNZ %s_loop1", name)
+	label(name + "_store")
+	p("MOVBLZX add+40(FP), DX")
+	p("TESTQ DX, DX")
+	p("JZ %s_nadd", name)
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			p("VADDPS %d(DI), Z%d, Z%d", 64*v, acc(i, v), acc(i, v))
+		}
+		for v := 0; v < nv; v++ {
+			p("VMOVUPS Z%d, %d(DI)", acc(i, v), 64*v)
+		}
+		p("ADDQ R8, DI")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	label(name + "_nadd")
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			p("VMOVUPS Z%d, %d(DI)", acc(i, v), 64*v)
+		}
+		p("ADDQ R8, DI")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// gemmQ8 emits the integer GEMM micro-kernels
+//
+//	func name(nblk, steps int, a, b unsafe.Pointer, c *float32, ldc int, add bool)
+//
+// computing the 6×32 tile C (+)= Σ_blocks sA·sW·(Σ a·w − wcorr) [− aS·mW]
+// over nblk blocks of 4·steps elements. Per block, the packed A panel holds
+// steps×6 dwords of activations as unsigned bytes (a+128), then 6 floats sA
+// (and 6 floats aS with mins); the packed B panel holds steps×32 dwords of
+// signed weight bytes, 32 int32 wcorr (128·Σw), 32 floats sW (and 32 floats
+// mW with mins).
+func gemmQ8(name string, mins bool) {
+	const mr, nv = 6, 2
+	facc := func(i, v int) int { return i*nv + v }
+	iacc := func(i, v int) int { return 12 + i*nv + v }
+	fmt.Fprintf(&w, "// func %s(nblk, steps int, a, b unsafe.Pointer, c *float32, ldc int, add bool)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-49\n", name)
+	p("MOVQ nblk+0(FP), CX")
+	p("MOVQ a+16(FP), AX")
+	p("MOVQ b+24(FP), BX")
+	p("MOVQ c+32(FP), DI")
+	p("MOVQ ldc+40(FP), R8")
+	p("SHLQ $2, R8")
+	for i := 0; i < mr*nv; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	label(name + "_blk")
+	for i := 0; i < mr*nv; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", 12+i, 12+i, 12+i)
+	}
+	p("MOVQ steps+8(FP), DX")
+	p("SHRQ $1, DX")
+	label(name + "_step")
+	for u := 0; u < 2; u++ {
+		for v := 0; v < nv; v++ {
+			p("VMOVDQU32 %d(BX), Z%d", (u*nv+v)*64, 24+2*u+v)
+		}
+		for i := 0; i < mr; i++ {
+			bc := 28 + (u*mr+i)%4
+			p("VPBROADCASTD %d(AX), Z%d", 4*(u*mr+i), bc)
+			for v := 0; v < nv; v++ {
+				// unsigned activations (broadcast) × signed weights
+				p("VPDPBUSD Z%d, Z%d, Z%d", 24+2*u+v, bc, iacc(i, v))
+			}
+		}
+	}
+	p("ADDQ $%d, AX", 2*mr*4)
+	p("ADDQ $%d, BX", 2*nv*64)
+	p("DECQ DX")
+	p("JNZ %s_step", name)
+	// Epilogue of the block.
+	p("VMOVDQU32 (BX), Z24")
+	p("VMOVDQU32 64(BX), Z25")
+	p("VMOVUPS 128(BX), Z26")
+	p("VMOVUPS 192(BX), Z27")
+	if mins {
+		p("VMOVUPS 256(BX), Z30")
+		p("VMOVUPS 320(BX), Z31")
+	}
+	for i := 0; i < mr; i++ {
+		p("VBROADCASTSS %d(AX), Z28", 4*i)
+		if mins {
+			p("VBROADCASTSS %d(AX), Z29", 4*(mr+i))
+		}
+		for v := 0; v < nv; v++ {
+			p("VPSUBD Z%d, Z%d, Z%d", 24+v, iacc(i, v), iacc(i, v))
+			p("VCVTDQ2PS Z%d, Z%d", iacc(i, v), iacc(i, v))
+			p("VMULPS Z%d, Z%d, Z%d", 26+v, iacc(i, v), iacc(i, v))
+			p("VFMADD231PS Z28, Z%d, Z%d", iacc(i, v), facc(i, v))
+			if mins {
+				p("VFNMADD231PS Z29, Z%d, Z%d", 30+v, facc(i, v))
+			}
+		}
+	}
+	if mins {
+		p("ADDQ $%d, AX", 2*mr*4)
+		p("ADDQ $%d, BX", 6*64)
+	} else {
+		p("ADDQ $%d, AX", mr*4)
+		p("ADDQ $%d, BX", 4*64)
+	}
+	p("DECQ CX")
+	p("JNZ %s_blk", name)
+	p("MOVBLZX add+48(FP), DX")
+	p("TESTQ DX, DX")
+	p("JZ %s_nadd", name)
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			p("VADDPS %d(DI), Z%d, Z%d", 64*v, facc(i, v), facc(i, v))
+			p("VMOVUPS Z%d, %d(DI)", facc(i, v), 64*v)
+		}
+		p("ADDQ R8, DI")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	label(name + "_nadd")
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			p("VMOVUPS Z%d, %d(DI)", facc(i, v), 64*v)
+		}
+		p("ADDQ R8, DI")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// dequant emits func name(dst *float32, src *byte, nb int): nb blocks
+// widened by body (src at SI, dst at DI), advancing by sb and db bytes.
+func dequant(name string, sb, db int, setup, body func()) {
+	fmt.Fprintf(&w, "// func %s(dst *float32, src *byte, nb int)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-24\n", name)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ nb+16(FP), CX")
+	p("TESTQ CX, CX")
+	p("JZ %s_done", name)
+	if setup != nil {
+		setup()
+	}
+	label(name + "_loop")
+	body()
+	p("ADDQ $%d, SI", sb)
+	p("ADDQ $%d, DI", db)
+	p("DECQ CX")
+	p("JNZ %s_loop", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+func dequants() {
+	// 32 elements per block for BF16/F16 too.
+	dequant("dequantBF16", 64, 128, nil, func() {
+		p("VPMOVZXWD (SI), Z0")
+		p("VPMOVZXWD 32(SI), Z1")
+		p("VPSLLD $16, Z0, Z0")
+		p("VPSLLD $16, Z1, Z1")
+		p("VMOVUPS Z0, (DI)")
+		p("VMOVUPS Z1, 64(DI)")
+	})
+	dequant("dequantF16", 64, 128, nil, func() {
+		p("VCVTPH2PS (SI), Z0")
+		p("VCVTPH2PS 32(SI), Z1")
+		p("VMOVUPS Z0, (DI)")
+		p("VMOVUPS Z1, 64(DI)")
+	})
+	dequant("dequantQ8_0", 34, 128, nil, func() {
+		p("VPBROADCASTW (SI), Y2")
+		p("VCVTPH2PS Y2, Z2")
+		p("VPMOVSXBD 2(SI), Z0")
+		p("VPMOVSXBD 18(SI), Z1")
+		p("VCVTDQ2PS Z0, Z0")
+		p("VCVTDQ2PS Z1, Z1")
+		p("VMULPS Z2, Z0, Z0")
+		p("VMULPS Z2, Z1, Z1")
+		p("VMOVUPS Z0, (DI)")
+		p("VMOVUPS Z1, 64(DI)")
+	})
+	dequant("dequantQ4_0", 18, 128, func() {
+		p("VPBROADCASTB nib8<>+8(SB), X6")
+		p("VPBROADCASTD eight<>(SB), Z7")
+	}, func() {
+		p("VPBROADCASTW (SI), Y2")
+		p("VCVTPH2PS Y2, Z2")
+		p("VMOVDQU 2(SI), X3")
+		p("VPSRLW $4, X3, X4")
+		p("VPAND X6, X3, X3")
+		p("VPAND X6, X4, X4")
+		p("VPMOVZXBD X3, Z0")
+		p("VPMOVZXBD X4, Z1")
+		p("VPSUBD Z7, Z0, Z0")
+		p("VPSUBD Z7, Z1, Z1")
+		p("VCVTDQ2PS Z0, Z0")
+		p("VCVTDQ2PS Z1, Z1")
+		p("VMULPS Z2, Z0, Z0")
+		p("VMULPS Z2, Z1, Z1")
+		p("VMOVUPS Z0, (DI)")
+		p("VMOVUPS Z1, 64(DI)")
+	})
+}
+
 func main() {
 	w.WriteString("// Code generated by gen_asm.go; DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n\n")
 	w.WriteString("DATA nib8<>+0(SB)/8, $0x0808080808080808\nDATA nib8<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f\nGLOBL nib8<>(SB), RODATA|NOPTR, $16\n\n")
@@ -435,6 +701,11 @@ func main() {
 	kquantData()
 	gemvQ4_K()
 	gemvQ6_K()
+	gemmBF16()
+	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
+	dequants()
+	gemmQ8("gemmQ8Kernel", false)
+	gemmQ8("gemmQ8MinKernel", true)
 	if err := os.WriteFile("kernels_amd64.s", []byte(w.String()), 0o644); err != nil {
 		panic(err)
 	}
