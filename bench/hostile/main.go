@@ -18,8 +18,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -79,8 +79,12 @@ func main() {
 
 // runCase runs one case and judges it.
 func runCase(bin, dir string, c hcase) result {
-	before := hashAll(dir)
-	cmd := exec.Command(bin, c.args...)
+	before := hashInputs(dir, c.args)
+	// GNU time reports the child's own peak RSS (a child started directly
+	// from this process would inherit this process's high-water mark).
+	rssFile := filepath.Join(filepath.Dir(bin), "rss")
+	os.Remove(rssFile)
+	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, bin}, c.args...)...)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -97,8 +101,11 @@ func runCase(bin, dir string, c hcase) result {
 		timedOut = true
 	}
 	r := result{hcase: c, took: time.Since(start), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssKB = ru.Maxrss
+	if b, err := os.ReadFile(rssFile); err == nil {
+		f := strings.Fields(string(b))
+		if len(f) > 0 {
+			r.rssKB, _ = strconv.ParseInt(f[len(f)-1], 10, 64)
+		}
 	}
 	all := stdout.String() + stderr.String()
 	r.panicked = strings.Contains(all, "panic:") || strings.Contains(all, "goroutine ") || strings.Contains(all, "fatal error")
@@ -109,7 +116,7 @@ func runCase(bin, dir string, c hcase) result {
 		last := lines[len(lines)-1]
 		r.unclear = timedOut || r.code == 0 || !strings.HasPrefix(last, "retrofit: ") || !strings.Contains(last, c.want) || len(last) > 600
 	}
-	after := hashAll(dir)
+	after := hashInputs(dir, c.args)
 	for p, h := range before {
 		if after[p] != h {
 			r.clobbered = append(r.clobbered, p)
@@ -130,18 +137,27 @@ func stripProgress(s string) string {
 	return strings.Join(keep, "\n")
 }
 
-// hashAll hashes every regular file under dir (following links).
-func hashAll(dir string) map[string][32]byte {
+// hashInputs hashes every regular file named by an argument, or under a
+// directory named by one (following links), relative to dir.
+func hashInputs(dir string, args []string) map[string][32]byte {
 	out := map[string][32]byte{}
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	for _, a := range args {
+		if !filepath.IsAbs(a) {
+			a = filepath.Join(dir, a)
+		}
+		if _, err := os.Stat(a); err != nil {
+			continue
+		}
+		filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if b, err := os.ReadFile(p); err == nil {
+				out[p] = sha256.Sum256(b)
+			}
 			return nil
-		}
-		if b, err := os.ReadFile(p); err == nil {
-			out[p] = sha256.Sum256(b)
-		}
-		return nil
-	})
+		})
+	}
 	return out
 }
 
