@@ -320,7 +320,7 @@ func TestSafeTensorsErrors(t *testing.T) {
 		before, _ := os.ReadFile(filepath.Join(src, "config.json"))
 		st0, _ := os.Stat(filepath.Join(src, "model.safetensors"))
 		err := SafeTensors(m, src, SafeTensorsOptions{DType: model.F32, ForceDType: true})
-		if err == nil || !strings.Contains(err.Error(), "loaded from this directory") {
+		if err == nil || !strings.Contains(err.Error(), "is an input of this command") {
 			t.Fatalf("error %v", err)
 		}
 		after, _ := os.ReadFile(filepath.Join(src, "config.json"))

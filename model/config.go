@@ -29,8 +29,24 @@ type Config struct {
 	Raw map[string]any
 }
 
-// Validate checks that the numbers are consistent.
+// Limits bound a config's sizes before anything is allocated from them:
+// far above any Qwen-style model (Qwen3-235B has 94 layers, hidden 4096,
+// vocab 151936, 128K positions), far below what would exhaust memory.
+const (
+	MaxVocab     = 1 << 22
+	MaxHidden    = 1 << 17
+	MaxLayers    = 1 << 12
+	MaxHeads     = 1 << 12
+	MaxHeadDim   = 1 << 12
+	MaxPositions = 1 << 24
+)
+
+// Validate checks that the numbers are consistent and within the Max*
+// limits; token ids must be -1 (unset) or inside the vocabulary.
 func (c *Config) Validate() error {
+	if err := c.checkRanges(); err != nil {
+		return err
+	}
 	switch {
 	case c.Family != "qwen2" && c.Family != "qwen3":
 		return fmt.Errorf("model_type %q: retrofit supports qwen2 and qwen3", c.Family)
@@ -60,6 +76,32 @@ func (c *Config) Validate() error {
 		}
 		if kind != "" && kind != "default" {
 			return fmt.Errorf("rope_scaling type %q is not implemented (only default RoPE)", kind)
+		}
+	}
+	return nil
+}
+
+// checkRanges bounds every size field, so nothing is sized from a hostile value.
+func (c *Config) checkRanges() error {
+	for _, f := range []struct {
+		name   string
+		v, max int
+	}{
+		{"vocab_size", c.VocabSize, MaxVocab}, {"hidden_size", c.Hidden, MaxHidden},
+		{"intermediate_size", c.Intermediate, 8 * MaxHidden}, {"num_hidden_layers", c.Layers, MaxLayers},
+		{"num_attention_heads", c.Heads, MaxHeads}, {"num_key_value_heads", c.KVHeads, MaxHeads},
+		{"head_dim", c.HeadDim, MaxHeadDim}, {"max_position_embeddings", c.MaxPositions, MaxPositions},
+	} {
+		if f.v < 0 || f.v > f.max {
+			return fmt.Errorf("%s %d is outside [0, %d]", f.name, f.v, f.max)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"bos_token_id", c.BOS}, {"eos_token_id", c.EOS}, {"pad_token_id", c.PAD}} {
+		if f.v < -1 || (c.VocabSize > 0 && f.v >= c.VocabSize) {
+			return fmt.Errorf("%s %d is not a token id in [0, %d)", f.name, f.v, c.VocabSize)
 		}
 	}
 	return nil
@@ -155,15 +197,25 @@ func (l Layout) BlockHasKV(p int) bool {
 	return false
 }
 
-// DepthCandidates returns C(l), the earlier layers whose K and stored V layer l
-// mixes (empty unless DepthMix[l]); see docs/methods.md.
+// DepthCandidates returns the layers whose key and stored value enter layer
+// l's depth softmax besides its own (empty unless DepthMix[l]), in increasing
+// order; see docs/methods.md. A candidate j of C(l) = {j < l : j mod stride
+// = 0} ∪ {j : l − window ≤ j < l} stands for the K/V it reads, KVSource[j],
+// and the result is the set C'(l) = {KVSource[j] : j ∈ C(l)}: a layer whose
+// K/V several candidates read enters once. Every entry stores K/V.
 func (l Layout) DepthCandidates(layer int) []int {
 	if layer >= len(l.DepthMix) || !l.DepthMix[layer] {
 		return nil
 	}
-	var c []int
+	in := make([]bool, layer)
 	for j := 0; j < layer; j++ {
 		if (l.DepthStride > 0 && j%l.DepthStride == 0) || (l.DepthWindow > 0 && j >= layer-l.DepthWindow) {
+			in[l.KVSource[j]] = true
+		}
+	}
+	var c []int
+	for j, ok := range in {
+		if ok {
 			c = append(c, j)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/export"
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/loaders"
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/safetensors"
@@ -93,16 +94,7 @@ func perplexity(m *model.Model, ids []int, ctx int) (float64, int, error) {
 			return 0, 0, err
 		}
 		for i := 0; i < ctx; i++ {
-			row := logits[i*vocab : (i+1)*vocab]
-			mx := row[0]
-			for _, v := range row {
-				mx = max(mx, v)
-			}
-			var s float64
-			for _, v := range row {
-				s += math.Exp(float64(v - mx))
-			}
-			nll += math.Log(s) + float64(mx) - float64(row[win[i+1]])
+			nll += numerics.NLL(logits[i*vocab:(i+1)*vocab], win[i+1])
 			n++
 		}
 	}

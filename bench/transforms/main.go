@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/retrofit-llm/retrofit/engine"
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/loaders"
 	_ "github.com/retrofit-llm/retrofit/loaders/safetensors"
 	"github.com/retrofit-llm/retrofit/model"
@@ -215,16 +216,7 @@ func perplexity(m *model.Model, ids []int, windows, ctx int) (float64, error) {
 			return 0, err
 		}
 		for i := range in {
-			row := logits[i*v : (i+1)*v]
-			mx := row[0]
-			for _, x := range row {
-				mx = max(mx, x)
-			}
-			var z float64
-			for _, x := range row {
-				z += math.Exp(float64(x - mx))
-			}
-			sum += math.Log(z) + float64(mx) - float64(row[ids[w*ctx+i+1]])
+			sum += numerics.NLL(logits[i*v:(i+1)*v], ids[w*ctx+i+1])
 			n++
 		}
 	}
