@@ -4,6 +4,7 @@ package kernels
 
 import (
 	"math"
+	"math/bits"
 	"unsafe"
 )
 
@@ -94,89 +95,131 @@ func packQ8Acts(t Type, a *acts, n, cols int) []uint32 {
 	return dst
 }
 
-// weightBlock decodes block b (of bk elements) of a stored row to signed
-// integers q with the block's scale (and min scale): w = sW·q − mW.
-func weightBlock(t Type, row []byte, b int, q *[32]int8) (sW, mW float32) {
+// le32 loads the little-endian dword at b[0:4] (unaligned loads are fine on amd64).
+func le32(b []byte) uint32 {
+	_ = b[3]
+	return *(*uint32)(unsafe.Pointer(&b[0]))
+}
+
+// swarSum accumulates the bytes of v as two 16-bit lane pairs.
+func swarSum(acc, v uint32) uint32 { return acc + v&0x00ff00ff + v>>8&0x00ff00ff }
+
+// swarTotal is the sum of the bytes added by swarSum.
+func swarTotal(acc uint32) int32 { return int32(acc&0xffff + acc>>16) }
+
+// subBytes subtracts k from each byte of v (bytes in [k−128, 127+k] stay exact).
+func subBytes(v, k uint32) uint32 { return (v | 0x80808080) - k ^ 0x80808080 }
+
+// panelWriter stores the blocks of row j of a B panel.
+type panelWriter struct {
+	dst   []uint32
+	j     int
+	l     q8Layout
+	steps int
+}
+
+// put stores block b: its dwords (signed quants), Σq, and its scales.
+func (pw *panelWriter) put(b int, q []uint32, sum int32, sW, mW float32) {
+	d := pw.dst[b*pw.l.bWords()+pw.j:]
+	for s, v := range q[:pw.steps] {
+		d[s*q8NR] = v
+	}
+	d[pw.steps*q8NR] = uint32(128 * sum)
+	d[(pw.steps+1)*q8NR] = math.Float32bits(sW)
+	if pw.l.mins {
+		d[(pw.steps+2)*q8NR] = math.Float32bits(mW)
+	}
+}
+
+// packRow writes one stored row into a B panel as signed byte quants with
+// per-block scales (w = sW·q − mW), four quants per dword op.
+func packRow(pw *panelWriter, t Type, row []byte) {
+	var q [8]uint32
 	switch t {
 	case Q8_0:
-		blk := row[34*b:]
-		for j := 0; j < 32; j++ {
-			q[j] = int8(blk[2+j])
+		for b := 0; b < len(row)/34; b++ {
+			blk := row[34*b : 34*b+34]
+			var acc, neg uint32
+			for s := range 8 {
+				v := le32(blk[2+4*s:])
+				q[s] = v
+				acc = swarSum(acc, v)
+				neg += uint32(bits.OnesCount32(v & 0x80808080))
+			}
+			pw.put(b, q[:], swarTotal(acc)-256*int32(neg), half(blk), 0)
 		}
-		return half(blk), 0
 	case Q4_0:
-		blk := row[18*b:]
-		for j := 0; j < 16; j++ {
-			v := blk[2+j]
-			q[j] = int8(v&15) - 8
-			q[j+16] = int8(v>>4) - 8
+		for b := 0; b < len(row)/18; b++ {
+			blk := row[18*b : 18*b+18]
+			var acc uint32
+			for s := range 4 {
+				v := le32(blk[2+4*s:])
+				lo, hi := v&0x0f0f0f0f, v>>4&0x0f0f0f0f
+				acc = swarSum(swarSum(acc, lo), hi)
+				q[s], q[s+4] = subBytes(lo, 0x08080808), subBytes(hi, 0x08080808)
+			}
+			pw.put(b, q[:], swarTotal(acc)-8*32, half(blk), 0)
 		}
-		return half(blk), 0
 	case Q4_K:
-		blk := row[144*(b/8):]
-		j := b % 8
-		sc, m := scaleMinK4(j, blk[4:16])
-		qs := blk[16+32*(j/2):]
-		for l := 0; l < 32; l++ {
-			if j%2 == 0 {
-				q[l] = int8(qs[l] & 15)
-			} else {
-				q[l] = int8(qs[l] >> 4)
+		for sb := 0; sb < len(row)/144; sb++ {
+			blk := row[144*sb : 144*sb+144]
+			d, dmin := half(blk), half(blk[2:])
+			for g := 0; g < 4; g++ {
+				sc1, m1 := scaleMinK4(2*g, blk[4:16])
+				sc2, m2 := scaleMinK4(2*g+1, blk[4:16])
+				var acc1, acc2 uint32
+				var q2 [8]uint32
+				for s := range 8 {
+					v := le32(blk[16+32*g+4*s:])
+					q[s], q2[s] = v&0x0f0f0f0f, v>>4&0x0f0f0f0f
+					acc1, acc2 = swarSum(acc1, q[s]), swarSum(acc2, q2[s])
+				}
+				pw.put(8*sb+2*g, q[:], swarTotal(acc1), d*float32(sc1), dmin*float32(m1))
+				pw.put(8*sb+2*g+1, q2[:], swarTotal(acc2), d*float32(sc2), dmin*float32(m2))
 			}
 		}
-		return half(blk) * float32(sc), half(blk[2:]) * float32(m)
 	case Q6_K:
-		blk := row[210*(b/16):]
-		j := b % 16 // sub-block of 16: half h, quarter k (elements 32k..32k+31 of the half), is = j%2
-		h, k, is := j/8, j%8/2, j%2
-		ql, qh := blk[64*h:], blk[128+32*h:]
-		for l := 0; l < 16; l++ {
-			ll := 16*is + l
-			var v byte
-			switch k {
-			case 0:
-				v = ql[ll]&0xf | (qh[ll]>>0&3)<<4
-			case 1:
-				v = ql[ll+32]&0xf | (qh[ll]>>2&3)<<4
-			case 2:
-				v = ql[ll]>>4 | (qh[ll]>>4&3)<<4
-			case 3:
-				v = ql[ll+32]>>4 | (qh[ll]>>6&3)<<4
+		for sb := 0; sb < len(row)/210; sb++ {
+			blk := row[210*sb : 210*sb+210]
+			d := half(blk[208:])
+			for h := 0; h < 2; h++ {
+				ql, qh, sc := blk[64*h:], blk[128+32*h:], blk[192+8*h:]
+				// Quarter k of the half holds elements 32k..32k+31: two
+				// sub-blocks of 16 (four dwords each).
+				var quarter [4][8]uint32
+				for s := range 8 {
+					a, b, hb := le32(ql[4*s:]), le32(ql[32+4*s:]), le32(qh[4*s:])
+					quarter[0][s] = a&0x0f0f0f0f | (hb&0x03030303)<<4
+					quarter[1][s] = b&0x0f0f0f0f | (hb>>2&0x03030303)<<4
+					quarter[2][s] = a>>4&0x0f0f0f0f | (hb>>4&0x03030303)<<4
+					quarter[3][s] = b>>4&0x0f0f0f0f | (hb>>6&0x03030303)<<4
+				}
+				for k := 0; k < 4; k++ {
+					for is := 0; is < 2; is++ {
+						var acc uint32
+						for s := range 4 {
+							v := quarter[k][4*is+s]
+							acc = swarSum(acc, v)
+							q[s] = subBytes(v, 0x20202020)
+						}
+						b := 16*sb + 8*h + 2*k + is
+						pw.put(b, q[:], swarTotal(acc)-32*16, d*float32(int8(sc[2*k+is])), 0)
+					}
+				}
 			}
-			q[l] = int8(v) - 32
 		}
-		return half(blk[208:]) * float32(int8(blk[192+8*h+2*k+is])), 0
+	default:
+		panic("kernels: no integer layout for " + t.String())
 	}
-	panic("kernels: no integer layout for " + t.String())
 }
 
 // packQ8Rows packs nn (≤ q8NR) weight rows from row r into a B panel.
 func packQ8Rows(dst []uint32, w *Matrix, r, nn int, l q8Layout) {
-	nblk := w.cols / l.bk
-	steps := l.bk / 4
 	if nn < q8NR {
 		clear(dst)
 	}
-	var q [32]int8
 	for j := 0; j < nn; j++ {
-		row := w.row(r + j)
-		for b := 0; b < nblk; b++ {
-			d := dst[b*l.bWords():]
-			sW, mW := weightBlock(w.typ, row, b, &q)
-			qd := (*[8]uint32)(unsafe.Pointer(&q[0]))
-			var sum int32
-			for _, v := range q[:l.bk] {
-				sum += int32(v)
-			}
-			for s := 0; s < steps; s++ {
-				d[s*q8NR+j] = qd[s]
-			}
-			d[steps*q8NR+j] = uint32(128 * sum)
-			d[steps*q8NR+q8NR+j] = math.Float32bits(sW)
-			if l.mins {
-				d[steps*q8NR+2*q8NR+j] = math.Float32bits(mW)
-			}
-		}
+		packRow(&panelWriter{dst: dst, j: j, l: l, steps: l.bk / 4}, w.typ, w.row(r+j))
 	}
 }
 

@@ -25,6 +25,28 @@ func gemvQ6_KAVX512(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, x
 //go:noescape
 func gemvQ4_0VNNI(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
 
+//go:noescape
+func dequantBF16(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantF16(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantQ8_0(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantQ4_0(dst *float32, src *byte, nb int)
+
+// decodeAsm adapts a dequantizer of 32-element blocks to decodeFunc.
+func decodeAsm(f func(dst *float32, src *byte, nb int)) decodeFunc {
+	return func(dst []float32, raw []byte) {
+		if len(dst)%32 != 0 {
+			panic("kernels: decodeAsm: row not a multiple of 32")
+		}
+		f(&dst[0], &raw[0], len(dst)/32)
+	}
+}
+
 // gemvFunc is the shape of the Fast GEMV assembly kernels: out[r] = row r of
 // W (at w + r·stride) · one activation row, for r < nrows.
 type gemvFunc func(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
@@ -36,6 +58,10 @@ func hasVNNI() bool {
 var vnniSet = func() kernelSet {
 	k := genericSet
 	k.name = "avx512vnni"
+	k.decode[BF16] = decodeAsm(dequantBF16)
+	k.decode[F16] = decodeAsm(dequantF16)
+	k.decode[Q8_0] = decodeAsm(dequantQ8_0)
+	k.decode[Q4_0] = decodeAsm(dequantQ4_0)
 	k.fast[Q8_0] = gemmQ8Fast(fastAsm(gemvQ8_0VNNI))
 	k.fast[Q4_0] = gemmQ8Fast(fastAsm(gemvQ4_0VNNI))
 	k.fast[Q4_K] = gemmQ8Fast(fastAsm(gemvQ4_KAVX512))

@@ -1541,6 +1541,111 @@ gemmBF16Kernel_nadd:
 	VZEROUPPER
 	RET
 
+DATA eight<>+0(SB)/4, $8
+GLOBL eight<>(SB), RODATA|NOPTR, $4
+
+// func dequantBF16(dst *float32, src *byte, nb int)
+TEXT ·dequantBF16(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	TESTQ CX, CX
+	JZ dequantBF16_done
+dequantBF16_loop:
+	VPMOVZXWD (SI), Z0
+	VPMOVZXWD 32(SI), Z1
+	VPSLLD $16, Z0, Z0
+	VPSLLD $16, Z1, Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $64, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ dequantBF16_loop
+dequantBF16_done:
+	VZEROUPPER
+	RET
+
+// func dequantF16(dst *float32, src *byte, nb int)
+TEXT ·dequantF16(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	TESTQ CX, CX
+	JZ dequantF16_done
+dequantF16_loop:
+	VCVTPH2PS (SI), Z0
+	VCVTPH2PS 32(SI), Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $64, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ dequantF16_loop
+dequantF16_done:
+	VZEROUPPER
+	RET
+
+// func dequantQ8_0(dst *float32, src *byte, nb int)
+TEXT ·dequantQ8_0(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	TESTQ CX, CX
+	JZ dequantQ8_0_done
+dequantQ8_0_loop:
+	VPBROADCASTW (SI), Y2
+	VCVTPH2PS Y2, Z2
+	VPMOVSXBD 2(SI), Z0
+	VPMOVSXBD 18(SI), Z1
+	VCVTDQ2PS Z0, Z0
+	VCVTDQ2PS Z1, Z1
+	VMULPS Z2, Z0, Z0
+	VMULPS Z2, Z1, Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $34, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ dequantQ8_0_loop
+dequantQ8_0_done:
+	VZEROUPPER
+	RET
+
+// func dequantQ4_0(dst *float32, src *byte, nb int)
+TEXT ·dequantQ4_0(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	TESTQ CX, CX
+	JZ dequantQ4_0_done
+	VPBROADCASTB nib8<>+8(SB), X6
+	VPBROADCASTD eight<>(SB), Z7
+dequantQ4_0_loop:
+	VPBROADCASTW (SI), Y2
+	VCVTPH2PS Y2, Z2
+	VMOVDQU 2(SI), X3
+	VPSRLW $4, X3, X4
+	VPAND X6, X3, X3
+	VPAND X6, X4, X4
+	VPMOVZXBD X3, Z0
+	VPMOVZXBD X4, Z1
+	VPSUBD Z7, Z0, Z0
+	VPSUBD Z7, Z1, Z1
+	VCVTDQ2PS Z0, Z0
+	VCVTDQ2PS Z1, Z1
+	VMULPS Z2, Z0, Z0
+	VMULPS Z2, Z1, Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $18, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ dequantQ4_0_loop
+dequantQ4_0_done:
+	VZEROUPPER
+	RET
+
 // func gemmQ8Kernel(nblk, steps int, a, b unsafe.Pointer, c *float32, ldc int, add bool)
 TEXT ·gemmQ8Kernel(SB), NOSPLIT, $0-49
 	MOVQ nblk+0(FP), CX
