@@ -37,6 +37,22 @@ func dequantQ8_0(dst *float32, src *byte, nb int)
 //go:noescape
 func dequantQ4_0(dst *float32, src *byte, nb int)
 
+//go:noescape
+func dequantQ4_K(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantQ6_K(dst *float32, src *byte, nb int)
+
+// decodeAsmK adapts a dequantizer of 256-element super-blocks to decodeFunc.
+func decodeAsmK(f func(dst *float32, src *byte, nb int)) decodeFunc {
+	return func(dst []float32, raw []byte) {
+		if len(dst)%256 != 0 {
+			panic("kernels: decodeAsmK: row not a multiple of 256")
+		}
+		f(&dst[0], &raw[0], len(dst)/256)
+	}
+}
+
 // decodeAsm adapts a dequantizer of 32-element blocks to decodeFunc.
 func decodeAsm(f func(dst *float32, src *byte, nb int)) decodeFunc {
 	return func(dst []float32, raw []byte) {
@@ -62,6 +78,8 @@ var vnniSet = func() kernelSet {
 	k.decode[F16] = decodeAsm(dequantF16)
 	k.decode[Q8_0] = decodeAsm(dequantQ8_0)
 	k.decode[Q4_0] = decodeAsm(dequantQ4_0)
+	k.decode[Q4_K] = decodeAsmK(dequantQ4_K)
+	k.decode[Q6_K] = decodeAsmK(dequantQ6_K)
 	k.fast[Q8_0] = gemmQ8Fast(fastAsm(gemvQ8_0VNNI))
 	k.fast[Q4_0] = gemmQ8Fast(fastAsm(gemvQ4_0VNNI))
 	k.fast[Q4_K] = gemmQ8Fast(fastAsm(gemvQ4_KAVX512))
