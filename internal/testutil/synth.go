@@ -1,15 +1,14 @@
 package testutil
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
 // SparseCheckpoint writes an HF directory in dir with the given config.json
@@ -36,26 +35,27 @@ func SparseCheckpoint(tb testing.TB, dir string, cfg map[string]any) (size, larg
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	header := map[string]any{"__metadata__": map[string]string{"format": "pt"}}
-	var off int64
-	for _, n := range names {
-		sz := 2 * model.Elements(shapes[n])
-		header[n] = map[string]any{"dtype": "BF16", "shape": shapes[n], "data_offsets": []int64{off, off + sz}}
-		off += sz
+	specs := make([]safetensors.Spec, len(names))
+	for i, n := range names {
+		specs[i] = safetensors.Spec{Name: n, DType: "BF16", Shape: shapes[n]}
+	}
+	hdr, sizes, err := safetensors.EncodeHeader(map[string]string{"format": "pt"}, specs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	size = int64(len(hdr))
+	for _, sz := range sizes {
+		size += sz
 		largest = max(largest, sz)
 	}
-	hdr, _ := json.Marshal(header)
-	hdr = append(hdr, []byte(strings.Repeat(" ", (8-len(hdr)%8)%8))...)
 	f, err := os.Create(filepath.Join(dir, "model.safetensors"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer f.Close()
-	b := binary.LittleEndian.AppendUint64(nil, uint64(len(hdr)))
-	if _, err := f.Write(append(b, hdr...)); err != nil {
+	if _, err := f.Write(hdr); err != nil {
 		tb.Fatal(err)
 	}
-	size = 8 + int64(len(hdr)) + off
 	if err := f.Truncate(size); err != nil {
 		tb.Fatal(err)
 	}
