@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"flag"
 	"math/rand/v2"
 	"testing"
 )
@@ -17,9 +18,24 @@ var benchShapes = []struct {
 	{"head_151936x1024", 151936, 1024},
 }
 
+var benchSet = flag.String("kernels", "", "kernel set to benchmark: generic, avx2, avx512vnni+bf16 (default: this CPU's)")
+
 // benchMatMul reports GB/s of weight bytes (GEMV, n = 1) or GFLOP/s (GEMM).
 // Threads: -cpu sets GOMAXPROCS, which MatMul uses.
 func benchMatMul(b *testing.B, typ Type, mode Mode, rows, cols, n int) {
+	if *benchSet != "" {
+		found := false
+		for _, k := range availableSets() {
+			if k.name == *benchSet {
+				old := active
+				active, found = k, true
+				defer func() { active = old }()
+			}
+		}
+		if !found {
+			b.Skipf("kernel set %q not available", *benchSet)
+		}
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	w, err := NewMatrix(typ, rows, cols, randWeights(r, typ, rows, cols))
 	if err != nil {
