@@ -56,9 +56,12 @@ func (c config) engineOptions() (engine.Options, error) {
 
 // compare runs the three tests on one file: llama-bench first, then retrofit.
 func (c config) compare(path string, opts engine.Options) ([]result, error) {
-	lb, err := c.llamaBench(path)
-	if err != nil {
-		return nil, err
+	lb := make([]float64, 3)
+	if c.llama != "" {
+		var err error
+		if lb, err = c.llamaBench(path); err != nil {
+			return nil, err
+		}
 	}
 	rf, err := c.retrofit(path, opts)
 	if err != nil {
@@ -126,7 +129,7 @@ func (c config) retrofit(path string, opts engine.Options) ([]float64, error) {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
-	ids := make([]int, c.depth+64)
+	ids := make([]int, max(c.depth, 512)+64)
 	for i := range ids {
 		ids[i] = rng.IntN(m.Config.VocabSize)
 	}
