@@ -32,6 +32,7 @@ type config struct {
 	reps     int
 	depth    int
 	mode     string
+	tests    string
 	cache    string
 }
 
@@ -47,6 +48,7 @@ func main() {
 	flag.IntVar(&c.reps, "reps", 3, "timed repetitions of each test (after one warm-up)")
 	flag.IntVar(&c.depth, "depth", 4096, "context before the long decode test")
 	flag.StringVar(&c.mode, "mode", "fast", "retrofit engine mode: fast or exact")
+	flag.StringVar(&c.tests, "tests", "prefill,decode,long", "which retrofit tests to run: prefill, decode, long")
 	flag.StringVar(&c.cache, "cache", "", "retrofit KV cache type: f32, f16 or q8_0 (default: the mode's)")
 	flag.StringVar(&models, "models", "qwen3-0.6b,qwen3-micro", "models: qwen3-0.6b, qwen3-4b, qwen3-8b (synthesized) or qwen3-micro")
 	flag.StringVar(&types, "types", "bf16,q8_0,q4_k_m", "GGUF types: bf16, q8_0, q4_k_m")
