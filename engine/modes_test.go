@@ -51,8 +51,10 @@ func TestModesDecodeEqualsPrefill(t *testing.T) {
 					// rounding of a stored K/V entry, which later layers
 					// carry: the tolerance follows the cache's precision.
 					tol := map[model.DType]float64{model.F32: 1e-4, model.F16: 5e-3, model.Q8_0: 5e-2}[o.CacheType()]
-					if o.Mode == Fast { // activations rounded to bf16 or 8 bits
-						tol += 0.1
+					if o.Mode == Fast { // activations rounded to bf16 or 8 bits;
+						// prefill runs the GEMM kernels, decode the GEMV
+						// kernels, which sum in different orders
+						tol += 0.2
 					}
 					d, dx := maxAbsDiff(got, want), maxAbsDiff(want, ref)
 					t.Logf("decode vs prefill max |Δlogit| %.3g; vs exact fp32-cache %.3g", d, dx)

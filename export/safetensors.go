@@ -2,19 +2,17 @@ package export
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 
 	"github.com/retrofit-llm/retrofit/internal/safefile"
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
 // SafeTensorsOptions controls the safetensors exporter.
@@ -43,7 +41,6 @@ type SafeTensorsOptions struct {
 type stTensor struct {
 	src   *model.Tensor
 	dtype model.DType
-	begin int64 // offset in the shard's data section
 	size  int64
 }
 
@@ -178,7 +175,6 @@ func stPlan(m *model.Model, opts SafeTensorsOptions) ([]stShard, model.DType, er
 			shards = append(shards, cur)
 			cur, used = stShard{}, 0
 		}
-		t.begin = used
 		cur.tensors = append(cur.tensors, t)
 		used += t.size
 		byDType[t.dtype] += t.size
@@ -199,52 +195,24 @@ func stPlan(m *model.Model, opts SafeTensorsOptions) ([]stShard, model.DType, er
 	return shards, main, nil
 }
 
-// stHeader is the 8-byte length and the JSON header of a shard, padded with
-// spaces so the data section starts on an 8-byte boundary.
-func stHeader(s stShard) ([]byte, error) {
-	var h bytes.Buffer
-	h.WriteString(`{"__metadata__":{"format":"pt"}`)
-	for _, t := range s.tensors {
-		name, err := json.Marshal(t.src.Name)
-		if err != nil {
-			return nil, err
-		}
-		h.WriteByte(',')
-		h.Write(name)
-		h.WriteString(`:{"dtype":"` + stDTypeNames[t.dtype] + `","shape":[`)
-		for i, d := range t.src.Shape {
-			if i > 0 {
-				h.WriteByte(',')
-			}
-			h.WriteString(strconv.Itoa(d))
-		}
-		fmt.Fprintf(&h, `],"data_offsets":[%d,%d]}`, t.begin, t.begin+t.size)
-	}
-	h.WriteByte('}')
-	for h.Len()%8 != 0 {
-		h.WriteByte(' ')
-	}
-	out := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+h.Len()), uint64(h.Len()))
-	return append(out, h.Bytes()...), nil
-}
-
 // writeShard streams one weights file into the batch.
 func writeShard(b *batch, path string, s stShard, ctx context.Context, progress func()) error {
-	hdr, err := stHeader(s)
-	if err != nil {
-		return fmt.Errorf("export %s: header: %w", path, err)
+	specs := make([]safetensors.Spec, len(s.tensors))
+	for i, t := range s.tensors {
+		specs[i] = safetensors.Spec{Name: t.src.Name, DType: stDTypeNames[t.dtype], Shape: t.src.Shape}
 	}
 	f, err := b.create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	if _, err := w.Write(hdr); err != nil {
-		return fmt.Errorf("export %s: %w", path, err)
+	sw, err := safetensors.NewWriter(w, map[string]string{"format": "pt"}, specs)
+	if err != nil {
+		return fmt.Errorf("export %s: header: %w", path, err)
 	}
 	conv := newConverter(ctx)
 	for _, t := range s.tensors {
-		n, err := conv.write(w, t.src, t.dtype)
+		n, err := conv.write(sw, t.src, t.dtype)
 		if err != nil {
 			return fmt.Errorf("export %s: tensor %q: %w", path, t.src.Name, err)
 		}
@@ -252,6 +220,9 @@ func writeShard(b *batch, path string, s stShard, ctx context.Context, progress 
 			return fmt.Errorf("export %s: tensor %q: wrote %d bytes, header says %d", path, t.src.Name, n, t.size)
 		}
 		progress()
+	}
+	if err := sw.Close(); err != nil {
+		return fmt.Errorf("export %s: %w", path, err)
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("export %s: %w", path, err)

@@ -29,6 +29,7 @@ type gemvSpec struct {
 	name    string
 	unroll  int
 	split   bool // odd unrolled blocks accumulate into Z4..Z7
+	avx2    bool // only VEX instructions (Y0..Y15) in the frame
 	setup   func()
 	body    func(rows, u int)
 	advance func(rows, k int)
@@ -45,23 +46,25 @@ func gemvFrame(g gemvSpec) {
 	if g.setup != nil {
 		g.setup()
 	}
-	for _, rows := range []int{4, 1} {
+	// One row at a time: streaming several rows at once is no faster from
+	// cache and two to four times slower from DRAM on this machine.
+	for _, rows := range []int{1} {
 		lbl := fmt.Sprintf("%s_r%d", name, rows)
 		label(lbl)
 		p("CMPQ R13, $%d", rows)
-		if rows == 4 {
-			p("JLT %s_r1", name)
-		} else {
-			p("JLT %s_done", name)
-		}
+		p("JLT %s_done", name)
 		p("MOVQ BX, R8")
 		for j := 1; j < rows; j++ {
 			p("LEAQ (%s)(R14*1), %s", rowRegs[j-1], rowRegs[j])
 		}
 		for j := 0; j < rows; j++ {
-			p("VPXORD Z%d, Z%d, Z%d", j, j, j)
+			zero := "VPXORD Z%d, Z%d, Z%d"
+			if g.avx2 {
+				zero = "VPXOR Y%d, Y%d, Y%d"
+			}
+			p(zero, j, j, j)
 			if g.split {
-				p("VPXORD Z%d, Z%d, Z%d", j+4, j+4, j+4)
+				p(zero, j+4, j+4, j+4)
 			}
 		}
 		p("MOVQ x+24(FP), SI")
@@ -90,8 +93,16 @@ func gemvFrame(g gemvSpec) {
 		label(lbl + "_sum")
 		if g.split {
 			for j := 0; j < rows; j++ {
-				p("VADDPS Z%d, Z%d, Z%d", j+4, j, j)
+				if g.avx2 {
+					p("VADDPS Y%d, Y%d, Y%d", j+4, j, j)
+				} else {
+					p("VADDPS Z%d, Z%d, Z%d", j+4, j, j)
+				}
 			}
+		}
+		if !g.avx2 {
+			p("VEXTRACTF64X4 $1, Z0, Y16")
+			p("VADDPS Y16, Y0, Y0")
 		}
 		hsum(rows)
 		p("ADDQ $%d, DI", 4*rows)
@@ -129,20 +140,10 @@ func advanceBy4(wb, xb, db, sb int) func(rows, k int) {
 	}
 }
 
-// hsum stores the lane sums of Z0..Z(rows-1) to out[0:rows] at DI.
+// hsum stores the lane sum of Y0 to out[0] at DI.
 func hsum(rows int) {
-	for j := 0; j < rows; j++ {
-		p("VEXTRACTF64X4 $1, Z%d, Y%d", j, 16+j)
-		p("VADDPS Y%d, Y%d, Y%d", 16+j, j, j)
-	}
-	if rows == 4 {
-		p("VHADDPS Y1, Y0, Y0")
-		p("VHADDPS Y3, Y2, Y2")
-		p("VHADDPS Y2, Y0, Y0")
-		p("VEXTRACTF128 $1, Y0, X1")
-		p("VADDPS X1, X0, X0")
-		p("VMOVUPS X0, (DI)")
-		return
+	if rows != 1 {
+		panic("hsum: one row")
 	}
 	p("VEXTRACTF128 $1, Y0, X1")
 	p("VADDPS X1, X0, X0")
@@ -161,19 +162,19 @@ func blockScale(reg string, off int) {
 // gemvQ8_0: W blocks of 34 bytes (fp16 d, 32 × int8); activations 32 int8
 // per block with fp32 scales. Σ w·x per block = VPDPBUSD(|w|, x·sign(w)).
 func gemvQ8_0() {
-	gemvFrame(gemvSpec{name: "gemvQ8_0VNNI", unroll: 1, advance: advanceBy(34, 32, 4), body: func(rows, u int) {
-		p("VMOVDQU (SI), Y8")
-		p("VBROADCASTSS (DX), Y9")
+	gemvFrame(gemvSpec{name: "gemvQ8_0VNNI", unroll: 2, split: true, advance: advanceBy(34, 32, 4), body: func(rows, u int) {
+		p("VMOVDQU %d(SI), Y8", 32*u)
+		p("VBROADCASTSS %d(DX), Y9", 4*u)
 		for j := 0; j < rows; j++ {
 			r := rowRegs[j]
-			p("VMOVDQU 2(%s), Y10", r)
+			p("VMOVDQU %d(%s), Y10", 34*u+2, r)
 			p("VPSIGNB Y10, Y10, Y11")
 			p("VPSIGNB Y10, Y8, Y12")
 			p("VPXOR Y13, Y13, Y13")
 			p("VPDPBUSD Y12, Y11, Y13")
 			p("VCVTDQ2PS Y13, Y13")
-			blockScale(r, 0)
-			p("VFMADD231PS Y14, Y13, Y%d", j)
+			blockScale(r, 34*u)
+			p("VFMADD231PS Y14, Y13, Y%d", j+4*u)
 		}
 	}})
 }
@@ -182,17 +183,17 @@ func gemvQ8_0() {
 // low nibble of byte j, element j+16 its high nibble). Σ (u−8)·x =
 // VPDPBUSD(u, x) − VPDPBUSD(8, x), the second shared by the rows.
 func gemvQ4_0() {
-	gemvFrame(gemvSpec{name: "gemvQ4_0VNNI", unroll: 1, advance: advanceBy(18, 32, 4), setup: func() {
+	gemvFrame(gemvSpec{name: "gemvQ4_0VNNI", unroll: 2, split: true, advance: advanceBy(18, 32, 4), setup: func() {
 		p("VPBROADCASTB nib8<>+0(SB), Y7")
 		p("VPBROADCASTB nib8<>+8(SB), Y6")
 	}, body: func(rows, u int) {
-		p("VMOVDQU (SI), Y8")
-		p("VBROADCASTSS (DX), Y9")
+		p("VMOVDQU %d(SI), Y8", 32*u)
+		p("VBROADCASTSS %d(DX), Y9", 4*u)
 		p("VPXOR Y15, Y15, Y15")
 		p("VPDPBUSD Y8, Y7, Y15") // Y7 = 8s
 		for j := 0; j < rows; j++ {
 			r := rowRegs[j]
-			p("VMOVDQU 2(%s), X10", r)
+			p("VMOVDQU %d(%s), X10", 18*u+2, r)
 			p("VPSRLW $4, X10, X11")
 			p("VINSERTI128 $1, X11, Y10, Y10")
 			p("VPAND Y6, Y10, Y10") // Y6 = 0x0f
@@ -200,8 +201,8 @@ func gemvQ4_0() {
 			p("VPDPBUSD Y8, Y10, Y13")
 			p("VPSUBD Y15, Y13, Y13")
 			p("VCVTDQ2PS Y13, Y13")
-			blockScale(r, 0)
-			p("VFMADD231PS Y14, Y13, Y%d", j)
+			blockScale(r, 18*u)
+			p("VFMADD231PS Y14, Y13, Y%d", j+4*u)
 		}
 	}})
 }
@@ -426,6 +427,438 @@ func gemvQ6_K() {
 	}})
 }
 
+// vdpbf16psBcast emits VDPBF16PS disp(base){1to16}, Zsrc1, Zdst.
+func vdpbf16psBcast(dst, src1 int, base string, disp int) {
+	evex(fmt.Sprintf("VDPBF16PS.BCST %d(%s), Z%d, Z%d", disp, base, src1, dst), 2, 0x52, dst, src1, 0, regNum[base], disp, true)
+}
+
+// gemmBF16 emits the BF16 GEMM micro-kernel
+//
+//	func gemmBF16Kernel(kp int, a, b *uint32, c *float32, ldc int, add bool)
+//
+// computing the 12×32 tile C (+)= A·Bᵀ over kp bf16 pairs, where the packed
+// A panel holds 12 dwords (bf16 pairs of 12 activation rows) per step and the
+// packed B panel 32 dwords (pairs of 32 weight rows) per step.
+func gemmBF16() {
+	const mr, nv, unroll = 12, 2, 4
+	name := "gemmBF16Kernel"
+	acc := func(i, v int) int { return i*nv + v }
+	fmt.Fprintf(&w, "// func %s(kp int, a, b *uint32, c *float32, ldc int, add bool)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-41\n", name)
+	p("MOVQ kp+0(FP), CX")
+	p("MOVQ a+8(FP), AX")
+	p("MOVQ b+16(FP), BX")
+	p("MOVQ c+24(FP), DI")
+	p("MOVQ ldc+32(FP), R8")
+	p("SHLQ $2, R8")
+	for i := 0; i < mr*nv; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	step := func(u int) {
+		for v := 0; v < nv; v++ {
+			p("VMOVDQU32 %d(BX), Z%d", (u*nv+v)*64, 24+v+2*(u&1))
+		}
+		for i := 0; i < mr; i++ {
+			for v := 0; v < nv; v++ {
+				vdpbf16psBcast(acc(i, v), 24+v+2*(u&1), "AX", 4*(u*mr+i))
+			}
+		}
+	}
+	p("MOVQ CX, DX")
+	p("SHRQ $2, DX")
+	p("JZ %s_tail", name)
+	label(name + "_loop")
+	for u := 0; u < unroll; u++ {
+		step(u)
+	}
+	p("ADDQ $%d, AX", unroll*mr*4)
+	p("ADDQ $%d, BX", unroll*nv*64)
+	p("DECQ DX")
+	p("JNZ %s_loop", name)
+	label(name + "_tail")
+	p("ANDQ $3, CX")
+	p("JZ %s_store", name)
+	label(name + "_loop1")
+	step(0)
+	p("ADDQ $%d, AX", mr*4)
+	p("ADDQ $%d, BX", nv*64)
+	p("DECQ CX")
+	p("JNZ %s_loop1", name)
+	label(name + "_store")
+	p("MOVBLZX add+40(FP), DX")
+	p("TESTQ DX, DX")
+	p("JZ %s_nadd", name)
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			p("VADDPS %d(DI), Z%d, Z%d", 64*v, acc(i, v), acc(i, v))
+		}
+		for v := 0; v < nv; v++ {
+			p("VMOVUPS Z%d, %d(DI)", acc(i, v), 64*v)
+		}
+		p("ADDQ R8, DI")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	label(name + "_nadd")
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			p("VMOVUPS Z%d, %d(DI)", acc(i, v), 64*v)
+		}
+		p("ADDQ R8, DI")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// gemmQ8 emits the integer GEMM micro-kernels
+//
+//	func name(nblk, steps int, a, b unsafe.Pointer, c *float32, ldc int, add bool)
+//
+// computing the 6×32 tile C (+)= Σ_blocks sA·sW·(Σ a·w − wcorr) [− aS·mW]
+// over nblk blocks of 4·steps elements. Per block, the packed A panel holds
+// steps×6 dwords of activations as unsigned bytes (a+128), then 6 floats sA
+// (and 6 floats aS with mins); the packed B panel holds steps×32 dwords of
+// signed weight bytes, 32 int32 wcorr (128·Σw), 32 floats sW (and 32 floats
+// mW with mins).
+func gemmQ8(name string, mins bool) {
+	const mr, nv = 6, 2
+	facc := func(i, v int) int { return i*nv + v }
+	iacc := func(i, v int) int { return 12 + i*nv + v }
+	fmt.Fprintf(&w, "// func %s(nblk, steps int, a, b unsafe.Pointer, c *float32, ldc int, add bool)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-49\n", name)
+	p("MOVQ nblk+0(FP), CX")
+	p("MOVQ a+16(FP), AX")
+	p("MOVQ b+24(FP), BX")
+	p("MOVQ c+32(FP), DI")
+	p("MOVQ ldc+40(FP), R8")
+	p("SHLQ $2, R8")
+	for i := 0; i < mr*nv; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	label(name + "_blk")
+	for i := 0; i < mr*nv; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", 12+i, 12+i, 12+i)
+	}
+	p("MOVQ steps+8(FP), DX")
+	p("SHRQ $1, DX")
+	label(name + "_step")
+	for u := 0; u < 2; u++ {
+		for v := 0; v < nv; v++ {
+			p("VMOVDQU32 %d(BX), Z%d", (u*nv+v)*64, 24+2*u+v)
+		}
+		for i := 0; i < mr; i++ {
+			bc := 28 + (u*mr+i)%4
+			p("VPBROADCASTD %d(AX), Z%d", 4*(u*mr+i), bc)
+			for v := 0; v < nv; v++ {
+				// unsigned activations (broadcast) × signed weights
+				p("VPDPBUSD Z%d, Z%d, Z%d", 24+2*u+v, bc, iacc(i, v))
+			}
+		}
+	}
+	p("ADDQ $%d, AX", 2*mr*4)
+	p("ADDQ $%d, BX", 2*nv*64)
+	p("DECQ DX")
+	p("JNZ %s_step", name)
+	// Epilogue of the block.
+	p("VMOVDQU32 (BX), Z24")
+	p("VMOVDQU32 64(BX), Z25")
+	p("VMOVUPS 128(BX), Z26")
+	p("VMOVUPS 192(BX), Z27")
+	if mins {
+		p("VMOVUPS 256(BX), Z30")
+		p("VMOVUPS 320(BX), Z31")
+	}
+	for i := 0; i < mr; i++ {
+		p("VBROADCASTSS %d(AX), Z28", 4*i)
+		if mins {
+			p("VBROADCASTSS %d(AX), Z29", 4*(mr+i))
+		}
+		for v := 0; v < nv; v++ {
+			p("VPSUBD Z%d, Z%d, Z%d", 24+v, iacc(i, v), iacc(i, v))
+			p("VCVTDQ2PS Z%d, Z%d", iacc(i, v), iacc(i, v))
+			p("VMULPS Z%d, Z%d, Z%d", 26+v, iacc(i, v), iacc(i, v))
+			p("VFMADD231PS Z28, Z%d, Z%d", iacc(i, v), facc(i, v))
+			if mins {
+				p("VFNMADD231PS Z29, Z%d, Z%d", 30+v, facc(i, v))
+			}
+		}
+	}
+	if mins {
+		p("ADDQ $%d, AX", 2*mr*4)
+		p("ADDQ $%d, BX", 6*64)
+	} else {
+		p("ADDQ $%d, AX", mr*4)
+		p("ADDQ $%d, BX", 4*64)
+	}
+	p("DECQ CX")
+	p("JNZ %s_blk", name)
+	p("MOVBLZX add+48(FP), DX")
+	p("TESTQ DX, DX")
+	p("JZ %s_nadd", name)
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			p("VADDPS %d(DI), Z%d, Z%d", 64*v, facc(i, v), facc(i, v))
+			p("VMOVUPS Z%d, %d(DI)", facc(i, v), 64*v)
+		}
+		p("ADDQ R8, DI")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	label(name + "_nadd")
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			p("VMOVUPS Z%d, %d(DI)", facc(i, v), 64*v)
+		}
+		p("ADDQ R8, DI")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// dequant emits func name(dst *float32, src *byte, nb int): nb blocks
+// widened by body (src at SI, dst at DI), advancing by sb and db bytes.
+func dequant(name string, sb, db int, setup, body func()) {
+	fmt.Fprintf(&w, "// func %s(dst *float32, src *byte, nb int)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $64-24\n", name)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ nb+16(FP), CX")
+	p("TESTQ CX, CX")
+	p("JZ %s_done", name)
+	if setup != nil {
+		setup()
+	}
+	label(name + "_loop")
+	body()
+	p("ADDQ $%d, SI", sb)
+	p("ADDQ $%d, DI", db)
+	p("DECQ CX")
+	p("JNZ %s_loop", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+func dequants() {
+	// 32 elements per block for BF16/F16 too.
+	dequant("dequantBF16", 64, 128, nil, func() {
+		p("VPMOVZXWD (SI), Z0")
+		p("VPMOVZXWD 32(SI), Z1")
+		p("VPSLLD $16, Z0, Z0")
+		p("VPSLLD $16, Z1, Z1")
+		p("VMOVUPS Z0, (DI)")
+		p("VMOVUPS Z1, 64(DI)")
+	})
+	dequant("dequantF16", 64, 128, nil, func() {
+		p("VCVTPH2PS (SI), Z0")
+		p("VCVTPH2PS 32(SI), Z1")
+		p("VMOVUPS Z0, (DI)")
+		p("VMOVUPS Z1, 64(DI)")
+	})
+	dequant("dequantQ8_0", 34, 128, nil, func() {
+		p("VPBROADCASTW (SI), Y2")
+		p("VCVTPH2PS Y2, Z2")
+		p("VPMOVSXBD 2(SI), Z0")
+		p("VPMOVSXBD 18(SI), Z1")
+		p("VCVTDQ2PS Z0, Z0")
+		p("VCVTDQ2PS Z1, Z1")
+		p("VMULPS Z2, Z0, Z0")
+		p("VMULPS Z2, Z1, Z1")
+		p("VMOVUPS Z0, (DI)")
+		p("VMOVUPS Z1, 64(DI)")
+	})
+	dequant("dequantQ4_0", 18, 128, func() {
+		p("VPBROADCASTB nib8<>+8(SB), X6")
+		p("VPBROADCASTD eight<>(SB), Z7")
+	}, func() {
+		p("VPBROADCASTW (SI), Y2")
+		p("VCVTPH2PS Y2, Z2")
+		p("VMOVDQU 2(SI), X3")
+		p("VPSRLW $4, X3, X4")
+		p("VPAND X6, X3, X3")
+		p("VPAND X6, X4, X4")
+		p("VPMOVZXBD X3, Z0")
+		p("VPMOVZXBD X4, Z1")
+		p("VPSUBD Z7, Z0, Z0")
+		p("VPSUBD Z7, Z1, Z1")
+		p("VCVTDQ2PS Z0, Z0")
+		p("VCVTDQ2PS Z1, Z1")
+		p("VMULPS Z2, Z0, Z0")
+		p("VMULPS Z2, Z1, Z1")
+		p("VMOVUPS Z0, (DI)")
+		p("VMOVUPS Z1, 64(DI)")
+	})
+}
+
+// dequantK emits the Q4_K and Q6_K widening (per 256-element super-block,
+// the same float operations as package quant: for Q4_K
+// float32(d·sc·q) − dmin·m with d·sc and dmin·m rounded first; for Q6_K
+// float32(d·sc)·(q − 32)). Per-sub-block scales go through a 64-byte frame.
+func dequantK() {
+	dequant("dequantQ4_K", 144, 1024, func() {
+		p("VPBROADCASTD nib8<>+8(SB), Z7") // 0x0f0f0f0f: VPANDD on dwords of bytes keeps the low nibble
+		p("VMOVDQU32 q4kshift<>(SB), X25")
+		p("VPBROADCASTD kmask<>+0(SB), X26")
+		p("VPBROADCASTD kmask<>+4(SB), X27")
+		p("VPBROADCASTD kmask<>+8(SB), X28")
+	}, func() {
+		p("VMOVDQU 4(SI), X10")
+		p("VPANDD X26, X10, X11")
+		p("VPSHUFD $0xaa, X10, X12")
+		p("VPSRLVD X25, X12, X12")
+		p("VPANDD X27, X12, X12")
+		p("VPSRLD $6, X10, X13")
+		p("VPANDD X28, X13, X13")
+		p("VPSLLD $4, X13, X13")
+		p("VPORD X13, X12, X12")
+		p("VPUNPCKLDQ X12, X11, X11") // bytes: sc0..7, m0..7
+		p("VPMOVZXBD X11, Z16")
+		p("VCVTDQ2PS Z16, Z16")
+		p("VPBROADCASTW (SI), X12")
+		p("VCVTPH2PS X12, Y12")
+		p("VPBROADCASTW 2(SI), X13")
+		p("VCVTPH2PS X13, Y13")
+		p("VINSERTF64X4 $1, Y13, Z12, Z12")
+		p("VMULPS Z12, Z16, Z16") // d·sc_j, dmin·m_j
+		p("VMOVUPS Z16, tmp-64(SP)")
+		for g := 0; g < 4; g++ {
+			for h := 0; h < 2; h++ {
+				p("VPMOVZXBD %d(SI), Z0", 16+32*g+16*h)
+				p("VPSRLD $4, Z0, Z1")
+				p("VPANDD Z7, Z0, Z0")
+				for k, z := range []int{0, 1} {
+					j := 2*g + k
+					p("VCVTDQ2PS Z%d, Z%d", z, z)
+					p("VBROADCASTSS tmp-%d(SP), Z2", 64-4*j)
+					p("VBROADCASTSS tmp-%d(SP), Z3", 64-4*(8+j))
+					p("VMULPS Z2, Z%d, Z%d", z, z)
+					p("VSUBPS Z3, Z%d, Z%d", z, z)
+					p("VMOVUPS Z%d, %d(DI)", z, 4*(64*g+32*k+16*h))
+				}
+			}
+		}
+	})
+	dequant("dequantQ6_K", 210, 1024, func() {
+		p("VPBROADCASTB nib8<>+8(SB), Z6")
+		p("VPBROADCASTD kmask<>+12(SB), Z7") // 0x30
+		p("VPBROADCASTD thirtytwo<>(SB), Z8")
+	}, func() {
+		p("VPMOVSXBD 192(SI), Z16")
+		p("VCVTDQ2PS Z16, Z16")
+		p("VPBROADCASTW 208(SI), Y12")
+		p("VCVTPH2PS Y12, Z12")
+		p("VMULPS Z12, Z16, Z16")
+		p("VMOVUPS Z16, tmp-64(SP)")
+		for h := 0; h < 2; h++ {
+			p("VMOVDQU64 %d(SI), Z14", 64*h)
+			p("VMOVDQU %d(SI), Y15", 128+32*h)
+			p("VPSLLW $4, Y15, Y16")
+			p("VPSLLW $2, Y15, Y17")
+			p("VINSERTI64X4 $1, Y17, Z16, Z16")
+			p("VPSRLW $2, Y15, Y17")
+			p("VINSERTI64X4 $1, Y17, Z15, Z17")
+			p("VPANDD Z7, Z16, Z16")
+			p("VPANDD Z7, Z17, Z17")
+			p("VPANDD Z6, Z14, Z18")
+			p("VPSRLW $4, Z14, Z19")
+			p("VPANDD Z6, Z19, Z19")
+			p("VPORD Z16, Z18, Z18") // elements 0..63 of the half
+			p("VPORD Z17, Z19, Z19") // 64..127
+			for m := 0; m < 8; m++ {
+				src := 18 + m/4
+				j := 8*h + m
+				p("VEXTRACTI32X4 $%d, Z%d, X20", m%4, src)
+				p("VPMOVZXBD X20, Z20")
+				p("VPSUBD Z8, Z20, Z20")
+				p("VCVTDQ2PS Z20, Z20")
+				p("VBROADCASTSS tmp-%d(SP), Z21", 64-4*j)
+				p("VMULPS Z21, Z20, Z20")
+				p("VMOVUPS Z20, %d(DI)", 4*(128*h+16*m))
+			}
+		}
+	})
+}
+
+// AVX2 variants (no AVX-512): VPMADDUBSW then VPMADDWD with ones stands in
+// for VPDPBUSD (no saturation: |w| ≤ 128, |x| ≤ 127, pairs ≤ 32512).
+func gemvAVX2() {
+	gemvFrame(gemvSpec{name: "gemvQ8_0AVX2", unroll: 2, split: true, avx2: true, advance: advanceBy(34, 32, 4), setup: func() {
+		p("VPBROADCASTW ones16<>(SB), Y15")
+	}, body: func(rows, u int) {
+		p("VMOVDQU %d(SI), Y8", 32*u)
+		p("VBROADCASTSS %d(DX), Y9", 4*u)
+		r := rowRegs[0]
+		p("VMOVDQU %d(%s), Y10", 34*u+2, r)
+		p("VPSIGNB Y10, Y10, Y11")
+		p("VPSIGNB Y10, Y8, Y12")
+		p("VPMADDUBSW Y12, Y11, Y13")
+		p("VPMADDWD Y15, Y13, Y13")
+		p("VCVTDQ2PS Y13, Y13")
+		blockScale(r, 34*u)
+		p("VFMADD231PS Y14, Y13, Y%d", 4*u)
+	}})
+	gemvFrame(gemvSpec{name: "gemvQ4_0AVX2", unroll: 2, split: true, avx2: true, advance: advanceBy(18, 32, 4), setup: func() {
+		p("VPBROADCASTW ones16<>(SB), Y5")
+		p("VPBROADCASTB nib8<>+0(SB), Y7")
+		p("VPBROADCASTB nib8<>+8(SB), Y6")
+	}, body: func(rows, u int) {
+		p("VMOVDQU %d(SI), Y8", 32*u)
+		p("VBROADCASTSS %d(DX), Y9", 4*u)
+		p("VPMADDUBSW Y8, Y7, Y15")
+		p("VPMADDWD Y5, Y15, Y15") // 8·Σx
+		r := rowRegs[0]
+		p("VMOVDQU %d(%s), X10", 18*u+2, r)
+		p("VPSRLW $4, X10, X11")
+		p("VINSERTI128 $1, X11, Y10, Y10")
+		p("VPAND Y6, Y10, Y10")
+		p("VPMADDUBSW Y8, Y10, Y13")
+		p("VPMADDWD Y5, Y13, Y13")
+		p("VPSUBD Y15, Y13, Y13")
+		p("VCVTDQ2PS Y13, Y13")
+		blockScale(r, 18*u)
+		p("VFMADD231PS Y14, Y13, Y%d", 4*u)
+	}})
+	// BF16 against bf16 activations, both widened: the products are exact
+	// and the sums fp32, as with VDPBF16PS.
+	gemvFrame(gemvSpec{name: "gemvBF16AVX2", unroll: 2, split: true, avx2: true, advance: advanceBy(64, 64, 0), body: func(rows, u int) {
+		r := rowRegs[0]
+		for k := 0; k < 4; k++ {
+			off := 64*u + 16*k
+			p("VPMOVZXWD %d(SI), Y8", off)
+			p("VPMOVZXWD %d(%s), Y10", off, r)
+			p("VPSLLD $16, Y8, Y8")
+			p("VPSLLD $16, Y10, Y10")
+			p("VFMADD231PS Y8, Y10, Y%d", 4*u)
+		}
+	}})
+	dequant("dequantBF16AVX2", 64, 128, nil, func() {
+		for k := 0; k < 4; k++ {
+			p("VPMOVZXWD %d(SI), Y0", 16*k)
+			p("VPSLLD $16, Y0, Y0")
+			p("VMOVUPS Y0, %d(DI)", 32*k)
+		}
+	})
+	dequant("dequantF16AVX2", 64, 128, nil, func() {
+		for k := 0; k < 4; k++ {
+			p("VCVTPH2PS %d(SI), Y0", 16*k)
+			p("VMOVUPS Y0, %d(DI)", 32*k)
+		}
+	})
+	dequant("dequantQ8_0AVX2", 34, 128, nil, func() {
+		p("VPBROADCASTW (SI), X2")
+		p("VCVTPH2PS X2, Y2")
+		for k := 0; k < 4; k++ {
+			p("VPMOVSXBD %d(SI), Y0", 2+8*k)
+			p("VCVTDQ2PS Y0, Y0")
+			p("VMULPS Y2, Y0, Y0")
+			p("VMOVUPS Y0, %d(DI)", 32*k)
+		}
+	})
+}
+
 func main() {
 	w.WriteString("// Code generated by gen_asm.go; DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n\n")
 	w.WriteString("DATA nib8<>+0(SB)/8, $0x0808080808080808\nDATA nib8<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f\nGLOBL nib8<>(SB), RODATA|NOPTR, $16\n\n")
@@ -435,6 +868,15 @@ func main() {
 	kquantData()
 	gemvQ4_K()
 	gemvQ6_K()
+	gemmBF16()
+	w.WriteString("DATA ones16<>+0(SB)/2, $1\nGLOBL ones16<>(SB), RODATA|NOPTR, $2\n\n")
+	gemvAVX2()
+	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
+	dequants()
+	w.WriteString("DATA thirtytwo<>+0(SB)/4, $32\nGLOBL thirtytwo<>(SB), RODATA|NOPTR, $4\n\n")
+	dequantK()
+	gemmQ8("gemmQ8Kernel", false)
+	gemmQ8("gemmQ8MinKernel", true)
 	if err := os.WriteFile("kernels_amd64.s", []byte(w.String()), 0o644); err != nil {
 		panic(err)
 	}

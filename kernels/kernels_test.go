@@ -207,3 +207,39 @@ func TestDecodeRow(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeSets checks every kernel set's row widening bit for bit against
+// the reference dequantizers, which Exact mode's claim (a stored matrix
+// multiplies exactly as its fp32 values would) rests on.
+func TestDecodeSets(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	for _, k := range availableSets() {
+		for _, typ := range allTypes {
+			dec := k.decode[typ]
+			if dec == nil {
+				continue
+			}
+			raw := randWeights(r, typ, 4, 768)
+			// Scales of every magnitude, not only the small ones.
+			for b := 0; b < len(raw)/typ.BlockBytes(); b++ {
+				blk := raw[b*typ.BlockBytes():]
+				switch typ {
+				case Q8_0, Q4_0, Q4_K:
+					putHalf(blk, float32(r.NormFloat64()*100))
+				case Q6_K:
+					putHalf(blk[208:], float32(r.NormFloat64()*100))
+				}
+			}
+			want := dequant(t, typ, raw, 4*768)
+			got := make([]float32, 768)
+			for row := 0; row < 4; row++ {
+				dec(got, raw[row*len(raw)/4:(row+1)*len(raw)/4])
+				for i, v := range got {
+					if math.Float32bits(v) != math.Float32bits(float32(want[row*768+i])) {
+						t.Fatalf("%s %v row %d [%d] = %g, want %g", k.name, typ, row, i, v, want[row*768+i])
+					}
+				}
+			}
+		}
+	}
+}

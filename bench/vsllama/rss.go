@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/retrofit-llm/retrofit/loaders"
@@ -78,11 +77,8 @@ func peakRSS(bin string, args []string) (int64, time.Duration, error) {
 	if err := cmd.Run(); err != nil {
 		return 0, 0, err
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, 0, fmt.Errorf("no rusage")
-	}
-	return ru.Maxrss * 1024, time.Since(start), nil
+	rss, err := maxRSS(cmd.ProcessState)
+	return rss, time.Since(start), err
 }
 
 func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/1e6) }

@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
 // shapes are the Qwen3 configurations the bench synthesizes (random
@@ -66,24 +66,21 @@ func writeCheckpoint(dir, shape, fixtures string) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	header := map[string]any{"__metadata__": map[string]string{"format": "pt"}}
-	var off int64
-	for _, n := range names {
-		size := 2 * model.Elements(shp[n])
-		header[n] = map[string]any{"dtype": "BF16", "shape": shp[n], "data_offsets": []int64{off, off + size}}
-		off += size
+	specs := make([]safetensors.Spec, len(names))
+	for i, n := range names {
+		specs[i] = safetensors.Spec{Name: n, DType: "BF16", Shape: shp[n]}
 	}
-	hdr, _ := json.Marshal(header)
-	hdr = append(hdr, []byte(strings.Repeat(" ", (8-len(hdr)%8)%8))...)
 	tmp := filepath.Join(dir, "model.safetensors.tmp")
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	binary.Write(w, binary.LittleEndian, uint64(len(hdr)))
-	w.Write(hdr)
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w, err := safetensors.NewWriter(bw, map[string]string{"format": "pt"}, specs)
+	if err != nil {
+		return err
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, 1<<20)
 	for _, n := range names {
@@ -107,7 +104,10 @@ func writeCheckpoint(dir, shape, fixtures string) error {
 			left -= int64(len(chunk))
 		}
 	}
-	if err := w.Flush(); err != nil {
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {

@@ -107,7 +107,7 @@ func tempFiles(dir string) []string {
 // takes seconds.
 func bigCheckpoint(t *testing.T) string {
 	dir := filepath.Join(t.TempDir(), "big")
-	testutil.SparseCheckpoint(t, dir, testutil.Qwen3Shape(32768, 1024, 4096, 8, 8, 4))
+	testutil.SyntheticCheckpoint(t, dir, testutil.Qwen3Shape(32768, 1024, 4096, 8, 8, 4), false)
 	return dir
 }
 
