@@ -68,8 +68,8 @@ func (c config) file(modelName, typ string) (string, error) {
 // checkpoint returns the HF directory of a synthesized shape (or the
 // fixture's qwen3-micro), writing it when missing.
 func (c config) checkpoint(modelName string) (string, error) {
-	if modelName == "qwen3-micro" {
-		return filepath.Join(c.fixtures, "qwen3-micro"), nil
+	if modelName == "qwen3-micro" || modelName == "qwen3-small" {
+		return filepath.Join(c.fixtures, modelName), nil
 	}
 	dir := filepath.Join(c.dir, modelName)
 	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err == nil {
