@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,7 +71,16 @@ func main() {
 	for _, c := range cases {
 		r := runCase(bin, g.dir, c)
 		if *verbose || r.panicked || r.unclear || len(r.clobbered) > 0 {
-			fmt.Fprintf(os.Stderr, "%-10s %-40s exit %d %6.2fs %5d MB  %s\n", c.kind, c.name, r.code, r.took.Seconds(), r.rssKB>>10, firstLine(r.stderr))
+			flag := ""
+			switch {
+			case r.panicked:
+				flag = "PANIC "
+			case len(r.clobbered) > 0:
+				flag = "CLOBBERED "
+			case r.unclear:
+				flag = "UNCLEAR "
+			}
+			fmt.Fprintf(os.Stderr, "%s%-10s %-40s exit %d %6.2fs %5d MB  %s\n", flag, c.kind, c.name, r.code, r.took.Seconds(), r.rssKB>>10, firstLine(r.stderr))
 		}
 		results = append(results, r)
 	}
@@ -125,14 +135,16 @@ func runCase(bin, dir string, c hcase) result {
 	return r
 }
 
+// progressLine is what long commands print to stderr as they go.
+var progressLine = regexp.MustCompile(`^\w+: \d+/\d+ \([0-9hms.]+\)$`)
+
 // stripProgress drops the progress lines long commands print to stderr.
 func stripProgress(s string) string {
 	var keep []string
 	for _, l := range strings.Split(s, "\n") {
-		if i := strings.Index(l, ": "); i > 0 && strings.HasSuffix(l, "s)") && strings.Contains(l[i:], "/") {
-			continue
+		if !progressLine.MatchString(l) {
+			keep = append(keep, l)
 		}
-		keep = append(keep, l)
 	}
 	return strings.Join(keep, "\n")
 }
