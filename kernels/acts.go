@@ -16,6 +16,9 @@ type acts struct {
 	q  []int8
 	d  []float32
 	bs []int16
+	// packed is a kernel's own layout of the activations, built once per
+	// call (its capacity is reused through the pool).
+	packed []uint32
 }
 
 var actsPool = sync.Pool{New: func() any { return new(acts) }}

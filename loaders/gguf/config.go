@@ -73,10 +73,17 @@ func (md *meta) config(arch, family string, m *model.Model) (model.Config, error
 
 // id reads tokenizer.ggml.<key>, -1 when absent.
 func (md *meta) id(key string) int {
-	if n, ok := md.optInt("tokenizer.ggml." + key); ok {
-		return int(n)
+	key = "tokenizer.ggml." + key
+	v, ok := md.get(key)
+	if !ok {
+		return -1
 	}
-	return -1
+	n, ok := v.Int()
+	if !ok || n < 0 || n >= model.MaxVocab {
+		md.fail(key, "%s %s is not a token id", v.TypeName(), brief(v.V))
+		return -1
+	}
+	return int(n)
 }
 
 // Layout keys written by retrofit's exporter for transformed models.
@@ -176,4 +183,14 @@ func (md *meta) vocab() (*model.Vocab, error) {
 		voc.ChatTemplate = ""
 	}
 	return voc, md.err
+}
+
+// brief formats a metadata value for an error message, cut to 40 bytes so a
+// hostile string cannot fill the message.
+func brief(v any) string {
+	s := fmt.Sprint(v)
+	if len(s) > 40 {
+		return fmt.Sprintf("%q… (%d bytes)", s[:40], len(s))
+	}
+	return s
 }
