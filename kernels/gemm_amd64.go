@@ -23,10 +23,11 @@ const gemmMinN = 4
 // packBF16Acts packs the bf16 activations (n rows of cols) into panels of
 // bfMR rows: panel q holds, for each pair p, the dwords (pair p) of its rows;
 // rows past n are zero.
-func packBF16Acts(bf []uint16, n, cols int) []uint32 {
+func packBF16Acts(dst []uint32, bf []uint16, n, cols int) []uint32 {
 	kp := cols / 2
 	panels := (n + bfMR - 1) / bfMR
-	dst := make([]uint32, panels*kp*bfMR)
+	dst = growSlice(dst, panels*kp*bfMR)
+	clear(dst[(panels-1)*kp*bfMR:]) // the padding rows of the last panel
 	src := unsafe.Slice((*uint32)(unsafe.Pointer(&bf[0])), n*kp)
 	for q := 0; q < panels; q++ {
 		d := dst[q*kp*bfMR : (q+1)*kp*bfMR]
@@ -65,7 +66,7 @@ func gemmBF16Fast(c *call, r0, r1 int) {
 		return
 	}
 	kp := w.cols / 2
-	c.once.Do(func() { c.act.packed = packBF16Acts(c.act.bf, c.n, w.cols) })
+	c.once.Do(func() { c.act.packed = packBF16Acts(c.act.packed, c.act.bf, c.n, w.cols) })
 	a := c.act.packed
 	bp := u32Pool.Get().(*[]uint32)
 	b := growSlice(*bp, kp*bfNR)

@@ -782,6 +782,17 @@ func dequantK() {
 	})
 }
 
+// gemvF16: F16 rows widened with VCVTPH2PS against fp32 activations.
+func gemvF16() {
+	gemvFrame(gemvSpec{name: "gemvF16", unroll: 2, split: true, advance: advanceBy(64, 128, 0), body: func(rows, u int) {
+		r := rowRegs[0]
+		for k := 0; k < 2; k++ {
+			p("VCVTPH2PS %d(%s), Z%d", 64*u+32*k, r, 10+k)
+			p("VFMADD231PS %d(SI), Z%d, Z%d", 128*u+64*k, 10+k, 4*u)
+		}
+	}})
+}
+
 // AVX2 variants (no AVX-512): VPMADDUBSW then VPMADDWD with ones stands in
 // for VPDPBUSD (no saturation: |w| ≤ 128, |x| ≤ 127, pairs ≤ 32512).
 func gemvAVX2() {
@@ -871,6 +882,7 @@ func main() {
 	gemmBF16()
 	w.WriteString("DATA ones16<>+0(SB)/2, $1\nGLOBL ones16<>(SB), RODATA|NOPTR, $2\n\n")
 	gemvAVX2()
+	gemvF16()
 	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
 	dequants()
 	w.WriteString("DATA thirtytwo<>+0(SB)/4, $32\nGLOBL thirtytwo<>(SB), RODATA|NOPTR, $4\n\n")

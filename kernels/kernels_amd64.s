@@ -1212,6 +1212,66 @@ dequantQ8_0AVX2_done:
 	VZEROUPPER
 	RET
 
+// func gemvF16(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+TEXT ·gemvF16(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), BX
+	MOVQ stride+8(FP), R14
+	MOVQ nrows+16(FP), R13
+	MOVQ out+56(FP), DI
+gemvF16_r1:
+	CMPQ R13, $1
+	JLT gemvF16_done
+	MOVQ BX, R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z4, Z4, Z4
+	MOVQ x+24(FP), SI
+	MOVQ xd+32(FP), DX
+	MOVQ xs+40(FP), AX
+	MOVQ nb+48(FP), CX
+gemvF16_r1_loopu:
+	CMPQ CX, $2
+	JLT gemvF16_r1_blk0
+	VCVTPH2PS 0(R8), Z10
+	VFMADD231PS 0(SI), Z10, Z0
+	VCVTPH2PS 32(R8), Z11
+	VFMADD231PS 64(SI), Z11, Z0
+	VCVTPH2PS 64(R8), Z10
+	VFMADD231PS 128(SI), Z10, Z4
+	VCVTPH2PS 96(R8), Z11
+	VFMADD231PS 192(SI), Z11, Z4
+	ADDQ $128, R8
+	ADDQ $256, SI
+	SUBQ $2, CX
+	JMP gemvF16_r1_loopu
+gemvF16_r1_blk0:
+	TESTQ CX, CX
+	JZ gemvF16_r1_sum
+gemvF16_r1_blk:
+	VCVTPH2PS 0(R8), Z10
+	VFMADD231PS 0(SI), Z10, Z0
+	VCVTPH2PS 32(R8), Z11
+	VFMADD231PS 64(SI), Z11, Z0
+	ADDQ $64, R8
+	ADDQ $128, SI
+	DECQ CX
+	JNZ gemvF16_r1_blk
+gemvF16_r1_sum:
+	VADDPS Z4, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y16
+	VADDPS Y16, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ R14, BX
+	SUBQ $1, R13
+	JMP gemvF16_r1
+gemvF16_done:
+	VZEROUPPER
+	RET
+
 DATA eight<>+0(SB)/4, $8
 GLOBL eight<>(SB), RODATA|NOPTR, $4
 
