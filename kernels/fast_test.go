@@ -173,7 +173,14 @@ func TestQuantizeQ8_0Acts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := quantizeActs(Q8_0, x, 1, len(x))
+	a := quantizeActs(Q8_0, x, 1, len(x), 1)
+	// Rows split across goroutines quantize identically.
+	a4 := quantizeActs(Q8_0, x, 20, len(x)/20, 4)
+	for i := range a.q {
+		if a4.q[i] != a.q[i] || a4.d[i/32] != a.d[i/32] {
+			t.Fatalf("4 goroutines: q[%d] = %d (d %g), one: %d (d %g)", i, a4.q[i], a4.d[i/32], a.q[i], a.d[i/32])
+		}
+	}
 	diffs := 0
 	for b := range a.d {
 		blk := want[34*b:]
@@ -203,7 +210,7 @@ func TestQuantizeQ8_KActs(t *testing.T) {
 	for i := 512; i < 768; i++ {
 		x[i] = 0
 	}
-	a := quantizeActs(Q4_K, x, 1, len(x))
+	a := quantizeActs(Q4_K, x, 1, len(x), 1)
 	for b := range a.d {
 		xb, qb := x[256*b:256*b+256], a.q[256*b:256*b+256]
 		var amax float64
