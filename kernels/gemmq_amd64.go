@@ -225,10 +225,10 @@ func packQ8Rows(dst []uint32, w *Matrix, r, nn int, l q8Layout) {
 }
 
 // gemmQ8Fast is the Fast kernel of the block-quantized types for
-// n ≥ gemmMinN activation rows; fewer go to the GEMV kernel gemv.
+// n ≥ gemmMinNQ activation rows; fewer go to the GEMV kernel gemv.
 func gemmQ8Fast(gemv rowsKernel) rowsKernel {
 	return func(c *call, r0, r1 int) {
-		if c.n < gemmMinN {
+		if c.n < gemmMinNQ {
 			gemv(c, r0, r1)
 			return
 		}

@@ -793,6 +793,75 @@ func gemvF16() {
 	}})
 }
 
+// packBF16Tile emits
+//
+//	func packBF16Tile(dst *uint32, src *byte, stride, kb int)
+//
+// packing 32 rows of bf16 pairs (row j at src + j·stride, kb·16 dwords
+// each) into the B panel layout of gemmBF16Kernel: dst[p·32 + j] = dword p
+// of row j. Each 16×16 block of dwords is transposed in registers.
+func packBF16Tile() {
+	name := "packBF16Tile"
+	fmt.Fprintf(&w, "// func %s(dst *uint32, src *byte, stride, kb int)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ stride+16(FP), R9")
+	for h := 0; h < 2; h++ {
+		lbl := fmt.Sprintf("%s_h%d", name, h)
+		p("MOVQ kb+24(FP), CX")
+		p("MOVQ SI, R10")
+		p("MOVQ DI, R11")
+		if h == 1 {
+			p("MOVQ R9, AX")
+			p("SHLQ $4, AX")
+			p("ADDQ AX, R10") // rows 16..31
+			p("ADDQ $64, R11")
+		}
+		label(lbl)
+		p("MOVQ R10, DX")
+		for j := 0; j < 16; j++ {
+			p("VMOVDQU32 (DX), Z%d", j)
+			if j < 15 {
+				p("ADDQ R9, DX")
+			}
+		}
+		for i := 0; i < 8; i++ {
+			p("VPUNPCKLDQ Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i)
+			p("VPUNPCKHDQ Z%d, Z%d, Z%d", 2*i+1, 2*i, 17+2*i)
+		}
+		for i := 0; i < 4; i++ {
+			t := func(k int) int { return 16 + 4*i + k }
+			p("VPUNPCKLQDQ Z%d, Z%d, Z%d", t(2), t(0), 4*i)
+			p("VPUNPCKHQDQ Z%d, Z%d, Z%d", t(2), t(0), 4*i+1)
+			p("VPUNPCKLQDQ Z%d, Z%d, Z%d", t(3), t(1), 4*i+2)
+			p("VPUNPCKHQDQ Z%d, Z%d, Z%d", t(3), t(1), 4*i+3)
+		}
+		for k := 0; k < 4; k++ {
+			a, b, c, d := k, 4+k, 8+k, 12+k
+			p("VSHUFI32X4 $0x44, Z%d, Z%d, Z16", b, a)
+			p("VSHUFI32X4 $0xee, Z%d, Z%d, Z17", b, a)
+			p("VSHUFI32X4 $0x44, Z%d, Z%d, Z18", d, c)
+			p("VSHUFI32X4 $0xee, Z%d, Z%d, Z19", d, c)
+			p("VSHUFI32X4 $0x88, Z18, Z16, Z20")
+			p("VSHUFI32X4 $0xdd, Z18, Z16, Z21")
+			p("VSHUFI32X4 $0x88, Z19, Z17, Z22")
+			p("VSHUFI32X4 $0xdd, Z19, Z17, Z23")
+			// Column 4L+k of the block, L = 0..3.
+			for L := 0; L < 4; L++ {
+				p("VMOVDQU32 Z%d, %d(R11)", 20+L, (4*L+k)*128)
+			}
+		}
+		p("ADDQ $64, R10")
+		p("ADDQ $2048, R11")
+		p("DECQ CX")
+		p("JNZ %s", lbl)
+	}
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
 // AVX2 variants (no AVX-512): VPMADDUBSW then VPMADDWD with ones stands in
 // for VPDPBUSD (no saturation: |w| ≤ 128, |x| ≤ 127, pairs ≤ 32512).
 func gemvAVX2() {
@@ -883,6 +952,7 @@ func main() {
 	w.WriteString("DATA ones16<>+0(SB)/2, $1\nGLOBL ones16<>(SB), RODATA|NOPTR, $2\n\n")
 	gemvAVX2()
 	gemvF16()
+	packBF16Tile()
 	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
 	dequants()
 	w.WriteString("DATA thirtytwo<>+0(SB)/4, $32\nGLOBL thirtytwo<>(SB), RODATA|NOPTR, $4\n\n")
