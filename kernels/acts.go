@@ -34,7 +34,7 @@ func growSlice[T any](s []T, n int) []T {
 
 // quantizeActs converts x[n×cols] for Fast kernels against weights of type
 // t, splitting the rows across up to threads goroutines.
-func quantizeActs(t Type, x []float32, n, cols, threads int) *acts {
+func quantizeActs(k *kernelSet, t Type, x []float32, n, cols, threads int) *acts {
 	a := actsPool.Get().(*acts)
 	switch t {
 	case BF16:
@@ -53,10 +53,18 @@ func quantizeActs(t Type, x []float32, n, cols, threads int) *acts {
 		lo, hi := i0*cols, i1*cols
 		switch t {
 		case BF16:
+			if k.actBF16 != nil && cols%16 == 0 {
+				k.actBF16(a.bf[lo:hi], x[lo:hi])
+				return
+			}
 			for i, v := range x[lo:hi] {
 				a.bf[lo+i] = toBF16(v)
 			}
 		case Q8_0, Q4_0:
+			if k.actQ8_0 != nil {
+				k.actQ8_0(a.q[lo:hi], a.d[lo/32:hi/32], x[lo:hi])
+				return
+			}
 			for b := lo / 32; b < hi/32; b++ {
 				a.d[b] = quantizeQ8_0Block(a.q[32*b:32*b+32], x[32*b:32*b+32])
 			}

@@ -862,6 +862,96 @@ func packBF16Tile() {
 	w.WriteString("\n")
 }
 
+// actsAVX512 emits the activation converters of Fast mode, bit for bit
+// those of acts.go:
+//
+//	func toBF16Row(dst *uint16, src *float32, n int)          // n % 16 == 0
+//	func quantizeQ8_0Row(q *int8, d *float32, x *float32, nb int)
+func actsAVX512() {
+	fmt.Fprintf(&w, "// func toBF16Row(dst *uint16, src *float32, n int)\n")
+	fmt.Fprintf(&w, "TEXT ·toBF16Row(SB), NOSPLIT, $0-24\n")
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ n+16(FP), CX")
+	p("SHRQ $4, CX")
+	p("JZ bf16row_done")
+	p("VPBROADCASTD bf16c<>+0(SB), Z8")  // 0x7fff
+	p("VPBROADCASTD bf16c<>+4(SB), Z9")  // 1
+	p("VPBROADCASTD bf16c<>+8(SB), Z10") // 0x7fffffff
+	p("VPBROADCASTD bf16c<>+12(SB), Z11") // 0x7f800000
+	p("VPBROADCASTD bf16c<>+16(SB), Z12") // 64
+	label("bf16row_loop")
+	p("VMOVDQU32 (SI), Z0")
+	p("VPSRLD $16, Z0, Z1")
+	p("VPANDD Z9, Z1, Z2")
+	p("VPADDD Z8, Z0, Z3")
+	p("VPADDD Z2, Z3, Z3")
+	p("VPSRLD $16, Z3, Z3")  // rounded
+	p("VPANDD Z10, Z0, Z4")
+	p("VPCMPUD $6, Z11, Z4, K1") // |u| > inf: NaN
+	p("VPORD Z12, Z1, Z1")
+	p("VMOVDQA32 Z1, K1, Z3")
+	p("VPMOVDW Z3, (DI)")
+	p("ADDQ $64, SI")
+	p("ADDQ $32, DI")
+	p("DECQ CX")
+	p("JNZ bf16row_loop")
+	label("bf16row_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+
+	fmt.Fprintf(&w, "// func quantizeQ8_0Row(q *int8, d *float32, x *float32, nb int)\n")
+	fmt.Fprintf(&w, "TEXT ·quantizeQ8_0Row(SB), NOSPLIT, $0-32\n")
+	p("MOVQ q+0(FP), DI")
+	p("MOVQ d+8(FP), DX")
+	p("MOVQ x+16(FP), SI")
+	p("MOVQ nb+24(FP), CX")
+	p("TESTQ CX, CX")
+	p("JZ q80row_done")
+	p("VPBROADCASTD bf16c<>+8(SB), Z10") // 0x7fffffff
+	p("VBROADCASTSS c127<>(SB), X11")
+	label("q80row_loop")
+	p("VMOVUPS (SI), Z0")
+	p("VMOVUPS 64(SI), Z1")
+	p("VANDPS Z10, Z0, Z2")
+	p("VANDPS Z10, Z1, Z3")
+	p("VMAXPS Z3, Z2, Z2")
+	p("VEXTRACTF64X4 $1, Z2, Y3")
+	p("VMAXPS Y3, Y2, Y2")
+	p("VEXTRACTF128 $1, Y2, X3")
+	p("VMAXPS X3, X2, X2")
+	p("VMOVHLPS X2, X2, X3")
+	p("VMAXPS X3, X2, X2")
+	p("VMOVSHDUP X2, X3")
+	p("VMAXSS X3, X2, X2") // amax
+	p("VDIVSS X11, X2, X4") // amax/127
+	p("VCVTPS2PH $0, X4, X4")
+	p("VCVTPH2PS X4, X4")
+	p("VMOVSS X4, (DX)")
+	p("VXORPS X5, X5, X5")
+	p("VUCOMISS X5, X2")
+	p("JEQ q80row_zero")
+	p("VDIVSS X2, X11, X5") // 127/amax
+	label("q80row_zero")
+	p("VBROADCASTSS X5, Z5")
+	p("VMULPS Z5, Z0, Z0")
+	p("VMULPS Z5, Z1, Z1")
+	p("VCVTPS2DQ Z0, Z0") // round to nearest even (MXCSR default)
+	p("VCVTPS2DQ Z1, Z1")
+	p("VPMOVSDB Z0, (DI)")
+	p("VPMOVSDB Z1, 16(DI)")
+	p("ADDQ $128, SI")
+	p("ADDQ $32, DI")
+	p("ADDQ $4, DX")
+	p("DECQ CX")
+	p("JNZ q80row_loop")
+	label("q80row_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
 // AVX2 variants (no AVX-512): VPMADDUBSW then VPMADDWD with ones stands in
 // for VPDPBUSD (no saturation: |w| ≤ 128, |x| ≤ 127, pairs ≤ 32512).
 func gemvAVX2() {
@@ -953,6 +1043,9 @@ func main() {
 	gemvAVX2()
 	gemvF16()
 	packBF16Tile()
+	w.WriteString("DATA bf16c<>+0(SB)/4, $0x7fff\nDATA bf16c<>+4(SB)/4, $1\nDATA bf16c<>+8(SB)/4, $0x7fffffff\nDATA bf16c<>+12(SB)/4, $0x7f800000\nDATA bf16c<>+16(SB)/4, $64\nGLOBL bf16c<>(SB), RODATA|NOPTR, $20\n\n")
+	w.WriteString("DATA c127<>+0(SB)/4, $127.0\nGLOBL c127<>(SB), RODATA|NOPTR, $4\n\n")
+	actsAVX512()
 	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
 	dequants()
 	w.WriteString("DATA thirtytwo<>+0(SB)/4, $32\nGLOBL thirtytwo<>(SB), RODATA|NOPTR, $4\n\n")

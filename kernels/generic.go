@@ -20,6 +20,10 @@ type kernelSet struct {
 	// decode, where set, widens a row (a multiple of 32 elements) faster
 	// than decodeRow, with the same result.
 	decode [Q6_K + 1]decodeFunc
+	// actBF16 and actQ8_0, where set, convert activation rows exactly as
+	// toBF16 and quantizeQ8_0Block do (for finite inputs).
+	actBF16 func(dst []uint16, src []float32)
+	actQ8_0 func(q []int8, d []float32, x []float32)
 }
 
 // decodeFunc widens one stored row to fp32 (len(dst) elements).

@@ -117,6 +117,26 @@ func fastF16(c *call, r0, r1 int) {
 	})
 }
 
+//go:noescape
+func toBF16Row(dst *uint16, src *float32, n int)
+
+//go:noescape
+func quantizeQ8_0Row(q *int8, d *float32, x *float32, nb int)
+
+func actBF16AVX512(dst []uint16, src []float32) {
+	if len(src)%16 != 0 || len(dst) < len(src) {
+		panic("kernels: actBF16AVX512: bad lengths")
+	}
+	toBF16Row(&dst[0], &src[0], len(src))
+}
+
+func actQ8_0AVX512(q []int8, d []float32, x []float32) {
+	if len(x)%32 != 0 || len(q) < len(x) || len(d) < len(x)/32 {
+		panic("kernels: actQ8_0AVX512: bad lengths")
+	}
+	quantizeQ8_0Row(&q[0], &d[0], &x[0], len(x)/32)
+}
+
 func hasVNNI() bool {
 	return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX2
 }
@@ -131,6 +151,8 @@ var vnniSet = func() kernelSet {
 	k.decode[Q4_K] = decodeAsmK(dequantQ4_K)
 	k.decode[Q6_K] = decodeAsmK(dequantQ6_K)
 	k.fast[F16] = fastF16
+	k.actBF16 = actBF16AVX512
+	k.actQ8_0 = actQ8_0AVX512
 	k.fast[Q8_0] = gemmQ8Fast(fastAsm(gemvQ8_0VNNI))
 	k.fast[Q4_0] = gemmQ8Fast(fastAsm(gemvQ4_0VNNI))
 	k.fast[Q4_K] = gemmQ8Fast(fastAsm(gemvQ4_KAVX512))

@@ -87,7 +87,7 @@ func matmul(y, x []float32, n int, w *Matrix, mode Mode, threads int, add bool) 
 	c.dec = active.decode[w.typ]
 	kern := exactKernel(c)
 	if mode == Fast && w.typ != F32 {
-		c.act = quantizeActs(w.typ, c.x, n, w.cols, threads)
+		c.act = quantizeActs(active, w.typ, c.x, n, w.cols, threads)
 		defer c.act.release()
 		kern = fastKernel(c)
 	}
