@@ -65,7 +65,7 @@ func run(out, dtype, fix string) error {
 		return err
 	}
 	c := model.Config{Family: "qwen3", Architecture: "Qwen3ForCausalLM", VocabSize: 151936, Hidden: 1024, Intermediate: 3072,
-		Layers: 28, Heads: 16, KVHeads: 8, HeadDim: 128, RMSEps: 1e-6, RopeTheta: 1e6, MaxPositions: 40960,
+		Layers: 28, Heads: 16, KVHeads: 8, HeadDim: 128, RMSEps: 1e-6, RopeTheta: 1e6, MaxPositions: 131072,
 		TiedEmbeddings: true, QKNorm: true, BOS: -1, EOS: 151645, PAD: 151643}
 	for _, name := range []string{"vanilla", "cla2", "mlkv4"} {
 		t0 := time.Now()

@@ -27,7 +27,7 @@ for layout in vanilla cla2 mlkv4; do
             -ngl "${NGL:-99}" -o csv -v 2> "$log")
         kv=$(grep -o 'llama_kv_cache: size = *[0-9.]* MiB' "$log" | tail -1 | grep -o '[0-9.]* MiB' | cut -d' ' -f1)
         # csv: the header names the columns; avg_ts is decode tokens per second
-        ts=$(echo "$out" | awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="\"avg_ts\"") c=i} NR>1 && c {gsub(/"/,"",$c); print $c}' | tail -1)
+        ts=$(echo "$out" | awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="avg_ts") c=i} NR>1 && c {gsub(/"/,"",$c); print $c}' | tail -1)
         printf '| %s | %s | %s | %.2f |\n' "$layout" "$d" "$kv" "$ts"
     done
 done
