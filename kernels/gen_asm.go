@@ -875,9 +875,9 @@ func actsAVX512() {
 	p("MOVQ n+16(FP), CX")
 	p("SHRQ $4, CX")
 	p("JZ bf16row_done")
-	p("VPBROADCASTD bf16c<>+0(SB), Z8")  // 0x7fff
-	p("VPBROADCASTD bf16c<>+4(SB), Z9")  // 1
-	p("VPBROADCASTD bf16c<>+8(SB), Z10") // 0x7fffffff
+	p("VPBROADCASTD bf16c<>+0(SB), Z8")   // 0x7fff
+	p("VPBROADCASTD bf16c<>+4(SB), Z9")   // 1
+	p("VPBROADCASTD bf16c<>+8(SB), Z10")  // 0x7fffffff
 	p("VPBROADCASTD bf16c<>+12(SB), Z11") // 0x7f800000
 	p("VPBROADCASTD bf16c<>+16(SB), Z12") // 64
 	label("bf16row_loop")
@@ -886,7 +886,7 @@ func actsAVX512() {
 	p("VPANDD Z9, Z1, Z2")
 	p("VPADDD Z8, Z0, Z3")
 	p("VPADDD Z2, Z3, Z3")
-	p("VPSRLD $16, Z3, Z3")  // rounded
+	p("VPSRLD $16, Z3, Z3") // rounded
 	p("VPANDD Z10, Z0, Z4")
 	p("VPCMPUD $6, Z11, Z4, K1") // |u| > inf: NaN
 	p("VPORD Z12, Z1, Z1")
@@ -924,7 +924,7 @@ func actsAVX512() {
 	p("VMOVHLPS X2, X2, X3")
 	p("VMAXPS X3, X2, X2")
 	p("VMOVSHDUP X2, X3")
-	p("VMAXSS X3, X2, X2") // amax
+	p("VMAXSS X3, X2, X2")  // amax
 	p("VDIVSS X11, X2, X4") // amax/127
 	p("VCVTPS2PH $0, X4, X4")
 	p("VCVTPH2PS X4, X4")
