@@ -123,7 +123,7 @@ func forEachSet(t *testing.T, f func(t *testing.T)) {
 
 type shape struct{ rows, cols, n int }
 
-var shapes = []shape{{1, 256, 1}, {37, 512, 1}, {70, 256, 3}, {64, 768, 9}, {100, 512, 33}, {64, 768, 30}}
+var shapes = []shape{{1, 256, 1}, {37, 512, 1}, {70, 256, 3}, {64, 768, 9}, {100, 512, 33}, {64, 768, 30}, {7, 45, 7}}
 
 func TestNewMatrixErrors(t *testing.T) {
 	for _, tc := range []struct {
