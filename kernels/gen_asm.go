@@ -952,6 +952,118 @@ func actsAVX512() {
 	w.WriteString("\n")
 }
 
+// q8kAVX512 emits
+//
+//	func quantizeQ8_KRow(q *int8, d *float32, bs *int16, x *float32, nb int)
+//
+// bit for bit quantizeQ8_KBlock for finite inputs: iscale = −127/mx where mx
+// is the first element of largest magnitude, q = min(127, rne(iscale·x)),
+// d = 1/iscale, bs = sums of 16 quants.
+func q8kAVX512() {
+	name := "quantizeQ8_KRow"
+	fmt.Fprintf(&w, "// func %s(q *int8, d *float32, bs *int16, x *float32, nb int)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	p("MOVQ q+0(FP), DI")
+	p("MOVQ d+8(FP), DX")
+	p("MOVQ bs+16(FP), BX")
+	p("MOVQ x+24(FP), SI")
+	p("MOVQ nb+32(FP), CX")
+	p("TESTQ CX, CX")
+	p("JZ %s_done", name)
+	p("VPBROADCASTD bf16c<>+8(SB), Z31") // 0x7fffffff
+	p("VPBROADCASTD c127i<>(SB), Z30")   // int 127
+	label(name + "_blk")
+	// amax over 256 values (Z0..Z15 hold x).
+	for k := 0; k < 16; k++ {
+		p("VMOVUPS %d(SI), Z%d", 64*k, k)
+		if k < 8 {
+			p("VANDPS Z31, Z%d, Z%d", k, 16+k)
+		} else {
+			p("VANDPS Z31, Z%d, Z24", k)
+			p("VMAXPS Z24, Z%d, Z%d", 16+k-8, 16+k-8)
+		}
+	}
+	p("VMAXPS Z17, Z16, Z16")
+	p("VMAXPS Z19, Z18, Z18")
+	p("VMAXPS Z21, Z20, Z20")
+	p("VMAXPS Z23, Z22, Z22")
+	p("VMAXPS Z18, Z16, Z16")
+	p("VMAXPS Z22, Z20, Z20")
+	p("VMAXPS Z20, Z16, Z16")
+	p("VEXTRACTF64X4 $1, Z16, Y17")
+	p("VMAXPS Y17, Y16, Y16")
+	p("VEXTRACTF32X4 $1, Y16, X17")
+	p("VMAXPS X17, X16, X16")
+	p("VMOVHLPS X16, X16, X17")
+	p("VMAXPS X17, X16, X16")
+	p("VMOVSHDUP X16, X17")
+	p("VMAXSS X17, X16, X16") // amax
+	p("VXORPS X17, X17, X17")
+	p("VUCOMISS X17, X16")
+	p("JNE %s_nz", name)
+	// All zero: q = 0, bs = 0, d = 0.
+	p("VPXORD Z17, Z17, Z17")
+	for k := 0; k < 4; k++ {
+		p("VMOVDQU64 Z17, %d(DI)", 64*k)
+	}
+	p("VMOVDQU32 Y17, (BX)")
+	p("MOVL $0, (DX)")
+	p("JMP %s_next", name)
+	label(name + "_nz")
+	// The first element whose magnitude is amax gives the sign.
+	p("VBROADCASTSS X16, Z17")
+	p("MOVQ $0, R8")
+	label(name + "_find")
+	p("MOVQ R8, R9")
+	p("SHLQ $6, R9")
+	p("VMOVUPS (SI)(R9*1), Z18")
+	p("VANDPS Z31, Z18, Z19")
+	p("VCMPPS $0, Z17, Z19, K1") // |x| == amax
+	p("KMOVW K1, AX")
+	p("TESTL AX, AX")
+	p("JNZ %s_found", name)
+	p("INCQ R8")
+	p("JMP %s_find", name)
+	label(name + "_found")
+	p("TZCNTL AX, AX")
+	p("LEAQ (R9)(AX*4), R9")
+	p("VMOVSS (SI)(R9*1), X18") // mx
+	p("VMOVSS c127n<>(SB), X19") // −127
+	p("VDIVSS X18, X19, X19")      // iscale = −127/mx
+	p("VMOVSS c1<>(SB), X20")
+	p("VDIVSS X19, X20, X20") // d = 1/iscale
+	p("VMOVSS X20, (DX)")
+	p("VBROADCASTSS X19, Z19")
+	for k := 0; k < 16; k++ {
+		p("VMULPS Z19, Z%d, Z%d", k, k)
+		p("VCVTPS2DQ Z%d, Z%d", k, k)
+		p("VPMINSD Z30, Z%d, Z%d", k, k)
+		p("VPMOVSDB Z%d, %d(DI)", k, 16*k)
+		// bs[k] = Σ of the 16 quants.
+		p("VEXTRACTI64X4 $1, Z%d, Y20", k)
+		p("VPADDD Y20, Y%d, Y20", k)
+		p("VEXTRACTI32X4 $1, Y20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VPSHUFD $0x4e, X20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VPSHUFD $0xb1, X20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VMOVD X20, AX")
+		p("MOVW AX, %d(BX)", 2*k)
+	}
+	label(name + "_next")
+	p("ADDQ $1024, SI")
+	p("ADDQ $256, DI")
+	p("ADDQ $32, BX")
+	p("ADDQ $4, DX")
+	p("DECQ CX")
+	p("JNZ %s_blk", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
 // AVX2 variants (no AVX-512): VPMADDUBSW then VPMADDWD with ones stands in
 // for VPDPBUSD (no saturation: |w| ≤ 128, |x| ≤ 127, pairs ≤ 32512).
 func gemvAVX2() {
@@ -1046,6 +1158,10 @@ func main() {
 	w.WriteString("DATA bf16c<>+0(SB)/4, $0x7fff\nDATA bf16c<>+4(SB)/4, $1\nDATA bf16c<>+8(SB)/4, $0x7fffffff\nDATA bf16c<>+12(SB)/4, $0x7f800000\nDATA bf16c<>+16(SB)/4, $64\nGLOBL bf16c<>(SB), RODATA|NOPTR, $20\n\n")
 	w.WriteString("DATA c127<>+0(SB)/4, $127.0\nGLOBL c127<>(SB), RODATA|NOPTR, $4\n\n")
 	actsAVX512()
+	w.WriteString("DATA c127i<>+0(SB)/4, $127\nGLOBL c127i<>(SB), RODATA|NOPTR, $4\n\n")
+	w.WriteString("DATA c127n<>+0(SB)/4, $-127.0\nGLOBL c127n<>(SB), RODATA|NOPTR, $4\n\n")
+	w.WriteString("DATA c1<>+0(SB)/4, $1.0\nGLOBL c1<>(SB), RODATA|NOPTR, $4\n\n")
+	q8kAVX512()
 	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
 	dequants()
 	w.WriteString("DATA thirtytwo<>+0(SB)/4, $32\nGLOBL thirtytwo<>(SB), RODATA|NOPTR, $4\n\n")

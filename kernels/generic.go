@@ -24,6 +24,7 @@ type kernelSet struct {
 	// toBF16 and quantizeQ8_0Block do (for finite inputs).
 	actBF16 func(dst []uint16, src []float32)
 	actQ8_0 func(q []int8, d []float32, x []float32)
+	actQ8_K func(q []int8, d []float32, bs []int16, x []float32)
 }
 
 // decodeFunc widens one stored row to fp32 (len(dst) elements).

@@ -137,6 +137,16 @@ func actQ8_0AVX512(q []int8, d []float32, x []float32) {
 	quantizeQ8_0Row(&q[0], &d[0], &x[0], len(x)/32)
 }
 
+//go:noescape
+func quantizeQ8_KRow(q *int8, d *float32, bs *int16, x *float32, nb int)
+
+func actQ8_KAVX512(q []int8, d []float32, bs []int16, x []float32) {
+	if len(x)%256 != 0 || len(q) < len(x) || len(d) < len(x)/256 || len(bs) < len(x)/16 {
+		panic("kernels: actQ8_KAVX512: bad lengths")
+	}
+	quantizeQ8_KRow(&q[0], &d[0], &bs[0], &x[0], len(x)/256)
+}
+
 func hasVNNI() bool {
 	return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX2
 }
@@ -153,6 +163,7 @@ var vnniSet = func() kernelSet {
 	k.fast[F16] = fastF16
 	k.actBF16 = actBF16AVX512
 	k.actQ8_0 = actQ8_0AVX512
+	k.actQ8_K = actQ8_KAVX512
 	k.fast[Q8_0] = gemmQ8Fast(fastAsm(gemvQ8_0VNNI))
 	k.fast[Q4_0] = gemmQ8Fast(fastAsm(gemvQ4_0VNNI))
 	k.fast[Q4_K] = gemmQ8Fast(fastAsm(gemvQ4_KAVX512))
