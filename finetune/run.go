@@ -145,6 +145,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer tr.close()
+	tr.ctx = ctx
 	for _, prepare := range []func() error{tr.loadData, tr.loadTeacher, tr.restore, tr.warmStart, tr.evaluateStart} {
 		if err := prepare(); err != nil {
 			return nil, err

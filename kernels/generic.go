@@ -53,13 +53,11 @@ func (c *call) beta() float32 {
 func exactF32(c *call, r0, r1 int) {
 	w := c.w
 	raw := w.data[r0*w.rowBytes : r1*w.rowBytes]
-	var ws []float32
-	if uintptr(unsafe.Pointer(&raw[0]))%4 == 0 {
-		ws = unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), (r1-r0)*w.cols)
-	} else {
-		ws = make([]float32, (r1-r0)*w.cols)
-		decodeRow(F32, ws, raw)
+	if uintptr(unsafe.Pointer(&raw[0]))%4 != 0 {
+		exactDecode(c, r0, r1) // misaligned bytes: widen blocks of rows
+		return
 	}
+	ws := unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), (r1-r0)*w.cols)
 	sgemm.GemmThreads(1, false, true, c.n, r1-r0, w.cols, 1, c.x, w.cols, ws, w.cols, c.beta(), c.y[r0:], w.rows)
 }
 

@@ -123,7 +123,7 @@ func forEachSet(t *testing.T, f func(t *testing.T)) {
 
 type shape struct{ rows, cols, n int }
 
-var shapes = []shape{{1, 256, 1}, {37, 512, 1}, {70, 256, 3}, {64, 768, 9}, {100, 512, 33}}
+var shapes = []shape{{1, 256, 1}, {37, 512, 1}, {70, 256, 3}, {64, 768, 9}, {100, 512, 33}, {64, 768, 30}}
 
 func TestNewMatrixErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -240,6 +240,28 @@ func TestDecodeSets(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestMisalignedF32 multiplies F32 weights whose bytes start off a 4-byte
+// boundary (possible in a memory-mapped file).
+func TestMisalignedF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	raw := randWeights(r, F32, 40, 64)
+	buf := make([]byte, len(raw)+1)
+	copy(buf[1:], raw)
+	w, err := NewMatrix(F32, 40, 64, buf[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randX(r, 3*64)
+	ref, mag := refMatMul(x, dequant(t, F32, raw, 40*64), 3, 40, 64)
+	y := make([]float32, 3*40)
+	MatMul(y, x, 3, w, Exact, 2)
+	for i := range y {
+		if d := math.Abs(float64(y[i]) - ref[i]); d > 1e-5*mag[i] {
+			t.Fatalf("y[%d] = %g, want %g", i, y[i], ref[i])
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/retrofit-llm/retrofit/model"
 )
 
 // splitJSON is tinyJSON with a Split pre-tokenizer on pattern.
@@ -102,5 +104,19 @@ func TestGzipBounds(t *testing.T) {
 	}
 	if d := after.TotalAlloc - before.TotalAlloc; d > 4*uint64(MaxJSONBytes) {
 		t.Errorf("bomb (%d bytes): allocated %d bytes", bomb.Len(), d)
+	}
+}
+
+// TestForModelVocabMismatch: a tokenizer.json with ids the model has no
+// embedding row for is refused when loaded, naming the file, instead of
+// failing later in the forward pass.
+func TestForModelVocabMismatch(t *testing.T) {
+	m := &model.Model{Path: "ckpt", Config: model.Config{VocabSize: 4}, Files: map[string][]byte{"tokenizer.json": []byte(tinyJSON)}}
+	if _, err := ForModel(m); err == nil || !strings.Contains(err.Error(), "tokenizer.json has ids up to 5, but the model's vocab_size is 4") {
+		t.Errorf("error %v", err)
+	}
+	m.Config.VocabSize = 6
+	if _, err := ForModel(m); err != nil {
+		t.Error(err)
 	}
 }

@@ -74,7 +74,7 @@ func LoadFile(path string) (*Tokenizer, error) {
 
 // MaxJSONBytes bounds a decompressed tokenizer.json.gz: Qwen's
 // tokenizer.json is 7 MB, the largest known ones about 30 MB.
-var MaxJSONBytes int64 = 256 << 20
+var MaxJSONBytes int64 = 64 << 20
 
 // gunzip decompresses data, refusing more than limit bytes out. The size in
 // the gzip trailer is only a hint for the buffer, capped by the limit and by

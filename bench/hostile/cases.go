@@ -326,11 +326,13 @@ func splitTokenizer(pattern string) []byte {
 func (g *gen) tokenizer() []hcase {
 	var cs []hcase
 	long := strings.Repeat("x", 40)
-	for _, p := range []string{`(x+x+)+y`, `(a*)*b`, `(x|x)*y`, `(\s*\s*\s*\s*\s*)*$`, `[`} {
+	for _, p := range []string{`(x+x+)+y`, `(a*)*b`, `(\s*\s*\s*\s*\s*)*$`, `[`} {
 		d := g.tokDir(splitTokenizer(p))
 		cs = append(cs, hcase{"tokenizer", "Split " + p, []string{"tokenize", d, "--text", long}, "tokenizer", false})
 	}
-	d := g.tokDir(splitTokenizer(`\s*\s*\s*\s*\s*\s*x`))
+	d := g.tokDir(splitTokenizer(`(x|xx)*y`))
+	cs = append(cs, hcase{"tokenizer", "Split (x|xx)*y (alternation, passes the screen)", []string{"tokenize", d, "--text", long}, "time limit", false})
+	d = g.tokDir(splitTokenizer(`\s*\s*\s*\s*\s*\s*x`))
 	cs = append(cs, hcase{"tokenizer", `polynomial \s*…x on 3000 spaces`, []string{"tokenize", d, "--text", strings.Repeat(" ", 3000) + "a"}, "time limit", false})
 	d = g.tokDir(splitTokenizer(`(x+x+)+y`))
 	cs = append(cs, hcase{"tokenizer", "ReDoS in generate", []string{"generate", d, "--prompt", long}, "tokenizer", false})
@@ -455,6 +457,7 @@ func (g *gen) clobber() []hcase {
 	check(os.MkdirAll(a, 0o755))
 	check(os.Symlink(hf, filepath.Join(a, "model")))
 	train := g.write(filepath.Join(d, "train.txt"), mustRead(g.td("docs-val.txt"))[:4000])
+	g.write(filepath.Join(d, "metrics.jsonl"), mustRead(train))
 	return []hcase{
 		{"clobber", "export gguf onto itself", []string{"export", gg, "--format", "gguf", "--dtype", "f16", "-o", gg}, "is an input", false},
 		{"clobber", "export onto a hard link of the input", []string{"export", gg, "--format", "gguf", "-o", filepath.Join(d, "link.gguf")}, "is an input", false},
@@ -488,10 +491,10 @@ func (g *gen) flags() []hcase {
 	add("--calib applies", "convert", m, "--to", "cla", "--calib", g.td("docs-val.txt"), "-o", o)
 	add("--calib-ctx", "convert", m, "--to", "kvsharer", "--calib", g.td("docs-val.txt"), "--calib-ctx", "1", "-o", o)
 	add("--output does not apply", "convert", m, "--to", "cla", "--plan", "-o", o)
-	add("NAME.k=v", "convert", m, "--to", "cla", "--to", "mlkv", "--opt", "factor=2", "-o", o)
+	add("NAME.factor=2", "convert", m, "--to", "cla", "--to", "mlkv", "--opt", "factor=2", "-o", o)
 	add("nosuch", "convert", m, "--to", "nosuch", "-o", o)
 	add("--kd-weight applies", "finetune", m, "--data", g.td("docs-val.txt"), "--steps", "1", "--kd-weight", "0.5", "--out", o)
-	add("--max-tokens", "generate", m, "--prompt", "x", "--max-tokens", "1e15")
+	add("max-tokens", "generate", m, "--prompt", "x", "--max-tokens", "1e15")
 	add("--max-tokens", "generate", m, "--prompt", "x", "--max-tokens", "-1")
 	add("--stride", "eval", m, "--ids", ids, "--ctx", "4", "--stride", "8")
 	add("--ctx 0", "eval", m, "--ids", ids, "--ctx", "0")

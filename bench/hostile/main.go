@@ -17,9 +17,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -55,26 +57,48 @@ func main() {
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		fail("run from the repository root")
 	}
-	work, err := os.MkdirTemp("", "retrofit-hostile-")
+	results, err := runAll(root, *verbose)
 	check(err)
+	report(results)
+}
+
+// runAll builds retrofit from the repository at root, writes the hostile
+// inputs to a temporary directory and runs every case.
+func runAll(root string, verbose bool) ([]result, error) {
+	work, err := os.MkdirTemp("", "retrofit-hostile-")
+	if err != nil {
+		return nil, err
+	}
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "retrofit")
 	binPath = bin
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/retrofit").CombinedOutput(); err != nil {
-		fail("go build: %v\n%s", err, out)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/retrofit")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	g := &gen{root: root, dir: filepath.Join(work, "cases"), testdata: filepath.Join(root, "testdata")}
-	check(os.MkdirAll(g.dir, 0o755))
-	cases := g.all()
+	if err := os.MkdirAll(g.dir, 0o755); err != nil {
+		return nil, err
+	}
 	var results []result
-	for _, c := range cases {
+	for _, c := range g.all() {
 		r := runCase(bin, g.dir, c)
-		if *verbose || r.panicked || r.unclear || len(r.clobbered) > 0 {
-			fmt.Fprintf(os.Stderr, "%-10s %-40s exit %d %6.2fs %5d MB  %s\n", c.kind, c.name, r.code, r.took.Seconds(), r.rssKB>>10, firstLine(r.stderr))
+		if verbose || r.panicked || r.unclear || len(r.clobbered) > 0 {
+			flag := ""
+			switch {
+			case r.panicked:
+				flag = "PANIC "
+			case len(r.clobbered) > 0:
+				flag = "CLOBBERED "
+			case r.unclear:
+				flag = "UNCLEAR "
+			}
+			fmt.Fprintf(os.Stderr, "%s%-10s %-40s exit %d %6.2fs %5d MB  %s\n", flag, c.kind, c.name, r.code, r.took.Seconds(), r.rssKB>>10, firstLine(r.stderr))
 		}
 		results = append(results, r)
 	}
-	report(results)
+	return results, nil
 }
 
 // runCase runs one case and judges it.
@@ -85,6 +109,11 @@ func runCase(bin, dir string, c hcase) result {
 	rssFile := filepath.Join(filepath.Dir(bin), "rss")
 	os.Remove(rssFile)
 	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, bin}, c.args...)...)
+	if _, err := os.Stat("/usr/bin/time"); err != nil {
+		// Without GNU time: the child's own rusage, which on Linux also
+		// counts this (small) process's resident memory at the fork.
+		cmd = exec.Command(bin, c.args...)
+	}
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -101,6 +130,9 @@ func runCase(bin, dir string, c hcase) result {
 		timedOut = true
 	}
 	r := result{hcase: c, took: time.Since(start), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.rssKB = ru.Maxrss
+	}
 	if b, err := os.ReadFile(rssFile); err == nil {
 		f := strings.Fields(string(b))
 		if len(f) > 0 {
@@ -125,14 +157,16 @@ func runCase(bin, dir string, c hcase) result {
 	return r
 }
 
+// progressLine is what long commands print to stderr as they go.
+var progressLine = regexp.MustCompile(`^\w+: \d+/\d+ \([0-9hms.]+\)$`)
+
 // stripProgress drops the progress lines long commands print to stderr.
 func stripProgress(s string) string {
 	var keep []string
 	for _, l := range strings.Split(s, "\n") {
-		if i := strings.Index(l, ": "); i > 0 && strings.HasSuffix(l, "s)") && strings.Contains(l[i:], "/") {
-			continue
+		if !progressLine.MatchString(l) {
+			keep = append(keep, l)
 		}
-		keep = append(keep, l)
 	}
 	return strings.Join(keep, "\n")
 }

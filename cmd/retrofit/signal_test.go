@@ -202,3 +202,20 @@ func TestSignalFinetune(t *testing.T) {
 		t.Errorf("left %v", left)
 	}
 }
+
+// TestSignalKVSharer: the KVSharer search stops between candidates on
+// SIGTERM, writes nothing and exits 143.
+func TestSignalKVSharer(t *testing.T) {
+	dir := t.TempDir()
+	s := start(t, dir, "convert", testutil.Fixture(t, "qwen3-micro"), "--to", "kvsharer", "--opt", "threshold=1", "--opt", "share=1/2",
+		"--calib", filepath.Join(testutil.Root(t), "testdata", "docs-val.txt"), "-o", "kvs")
+	s.waitFor(t, "kvsharer: 30 samples")
+	code, took := s.signal(t, syscall.SIGTERM)
+	t.Logf("exit %d %v after the signal", code, took)
+	if code != 143 || took > signalLimit {
+		t.Errorf("exit %d after %v, want 143 within %v", code, took, signalLimit)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left %v", ents)
+	}
+}
