@@ -1027,9 +1027,9 @@ func q8kAVX512() {
 	label(name + "_found")
 	p("TZCNTL AX, AX")
 	p("LEAQ (R9)(AX*4), R9")
-	p("VMOVSS (SI)(R9*1), X18") // mx
+	p("VMOVSS (SI)(R9*1), X18")  // mx
 	p("VMOVSS c127n<>(SB), X19") // −127
-	p("VDIVSS X18, X19, X19")      // iscale = −127/mx
+	p("VDIVSS X18, X19, X19")    // iscale = −127/mx
 	p("VMOVSS c1<>(SB), X20")
 	p("VDIVSS X19, X20, X20") // d = 1/iscale
 	p("VMOVSS X20, (DX)")
