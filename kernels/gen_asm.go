@@ -1064,6 +1064,75 @@ func q8kAVX512() {
 	w.WriteString("\n")
 }
 
+// exactRows emits
+//
+//	func name(w *byte, stride, nrows int, x *float32, n int, out *float32)
+//
+// out[r] = Σ widen(w_r)·x over n elements (n % 16 == 0), in exactly the
+// order of sgemm's AVX-512 dot (four accumulators over 64-element steps,
+// 16-element steps into the first, then its reduction), so the result is
+// bit for bit sgemm.Dot(x, widened row). load(z, off) widens 16 weights at
+// byte offset off (element offset off/esize) of the row at R8 into Zz.
+func exactRows(name string, esize int, load func(z, off int)) {
+	fmt.Fprintf(&w, "// func %s(w *byte, stride, nrows int, x *float32, n int, out *float32)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	p("MOVQ w+0(FP), BX")
+	p("MOVQ stride+8(FP), R14")
+	p("MOVQ nrows+16(FP), R13")
+	p("MOVQ out+40(FP), DI")
+	p("TESTQ R13, R13")
+	p("JZ %s_done", name)
+	label(name + "_row")
+	p("MOVQ BX, R8")
+	p("MOVQ x+24(FP), SI")
+	p("MOVQ n+32(FP), CX")
+	for i := 0; i < 4; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("CMPQ CX, $64")
+	p("JLT %s_16", name)
+	label(name + "_64")
+	for i := 0; i < 4; i++ {
+		load(4+i, 16*esize*i)
+		p("VFMADD231PS %d(SI), Z%d, Z%d", 64*i, 4+i, i)
+	}
+	p("ADDQ $%d, R8", 64*esize)
+	p("ADDQ $256, SI")
+	p("SUBQ $64, CX")
+	p("CMPQ CX, $64")
+	p("JGE %s_64", name)
+	label(name + "_16")
+	p("CMPQ CX, $16")
+	p("JLT %s_reduce", name)
+	load(4, 0)
+	p("VFMADD231PS (SI), Z4, Z0")
+	p("ADDQ $%d, R8", 16*esize)
+	p("ADDQ $64, SI")
+	p("SUBQ $16, CX")
+	p("JMP %s_16", name)
+	label(name + "_reduce")
+	p("VADDPS Z1, Z0, Z0")
+	p("VADDPS Z3, Z2, Z2")
+	p("VADDPS Z2, Z0, Z0")
+	p("VEXTRACTF64X4 $1, Z0, Y1")
+	p("VADDPS Y1, Y0, Y0")
+	p("VEXTRACTF128 $1, Y0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVHLPS X0, X0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVSHDUP X0, X1")
+	p("VADDSS X1, X0, X0")
+	p("VMOVSS X0, (DI)")
+	p("ADDQ $4, DI")
+	p("ADDQ R14, BX")
+	p("DECQ R13")
+	p("JNZ %s_row", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
 // AVX2 variants (no AVX-512): VPMADDUBSW then VPMADDWD with ones stands in
 // for VPDPBUSD (no saturation: |w| ≤ 128, |x| ≤ 127, pairs ≤ 32512).
 func gemvAVX2() {
@@ -1162,6 +1231,13 @@ func main() {
 	w.WriteString("DATA c127n<>+0(SB)/4, $-127.0\nGLOBL c127n<>(SB), RODATA|NOPTR, $4\n\n")
 	w.WriteString("DATA c1<>+0(SB)/4, $1.0\nGLOBL c1<>(SB), RODATA|NOPTR, $4\n\n")
 	q8kAVX512()
+	exactRows("exactRowsBF16", 2, func(z, off int) {
+		p("VPMOVZXWD %d(R8), Z%d", off, z)
+		p("VPSLLD $16, Z%d, Z%d", z, z)
+	})
+	exactRows("exactRowsF16", 2, func(z, off int) {
+		p("VCVTPH2PS %d(R8), Z%d", off, z)
+	})
 	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
 	dequants()
 	w.WriteString("DATA thirtytwo<>+0(SB)/4, $32\nGLOBL thirtytwo<>(SB), RODATA|NOPTR, $4\n\n")
