@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -44,6 +45,7 @@ type trainer struct {
 	startTok  int64
 	elapsed0  float64
 	res       *Result
+	ctx       context.Context // Run's: cancelling it stops the final export too
 }
 
 // newTrainer checks cfg, creates OutDir and the trainable net.
@@ -381,7 +383,7 @@ func (tr *trainer) export() error {
 		"kd_weight": fmt.Sprint(cfg.KDWeight), "kd_temp": fmt.Sprint(cfg.KDTemp), "train": cfg.Train,
 		"seed": strconv.FormatUint(cfg.Seed, 10)}})
 	tr.res.ModelDir = filepath.Join(cfg.OutDir, "model")
-	opts := export.SafeTensorsOptions{DType: cfg.ExportDType, ForceDType: true}
+	opts := export.SafeTensorsOptions{DType: cfg.ExportDType, ForceDType: true, Context: tr.ctx}
 	if err := export.SafeTensors(out, tr.res.ModelDir, opts); err != nil {
 		return fmt.Errorf("finetune: %w", err)
 	}

@@ -56,21 +56,34 @@ func main() {
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		fail("run from the repository root")
 	}
-	work, err := os.MkdirTemp("", "retrofit-hostile-")
+	results, err := runAll(root, *verbose)
 	check(err)
+	report(results)
+}
+
+// runAll builds retrofit from the repository at root, writes the hostile
+// inputs to a temporary directory and runs every case.
+func runAll(root string, verbose bool) ([]result, error) {
+	work, err := os.MkdirTemp("", "retrofit-hostile-")
+	if err != nil {
+		return nil, err
+	}
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "retrofit")
 	binPath = bin
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/retrofit").CombinedOutput(); err != nil {
-		fail("go build: %v\n%s", err, out)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/retrofit")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	g := &gen{root: root, dir: filepath.Join(work, "cases"), testdata: filepath.Join(root, "testdata")}
-	check(os.MkdirAll(g.dir, 0o755))
-	cases := g.all()
+	if err := os.MkdirAll(g.dir, 0o755); err != nil {
+		return nil, err
+	}
 	var results []result
-	for _, c := range cases {
+	for _, c := range g.all() {
 		r := runCase(bin, g.dir, c)
-		if *verbose || r.panicked || r.unclear || len(r.clobbered) > 0 {
+		if verbose || r.panicked || r.unclear || len(r.clobbered) > 0 {
 			flag := ""
 			switch {
 			case r.panicked:
@@ -84,7 +97,7 @@ func main() {
 		}
 		results = append(results, r)
 	}
-	report(results)
+	return results, nil
 }
 
 // runCase runs one case and judges it.
@@ -95,6 +108,11 @@ func runCase(bin, dir string, c hcase) result {
 	rssFile := filepath.Join(filepath.Dir(bin), "rss")
 	os.Remove(rssFile)
 	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, bin}, c.args...)...)
+	if _, err := os.Stat("/usr/bin/time"); err != nil {
+		// Without GNU time: the child's own rusage, which on Linux also
+		// counts this (small) process's resident memory at the fork.
+		cmd = exec.Command(bin, c.args...)
+	}
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -111,6 +129,7 @@ func runCase(bin, dir string, c hcase) result {
 		timedOut = true
 	}
 	r := result{hcase: c, took: time.Since(start), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
+	r.rssKB = maxRSSKB(cmd.ProcessState)
 	if b, err := os.ReadFile(rssFile); err == nil {
 		f := strings.Fields(string(b))
 		if len(f) > 0 {
