@@ -43,7 +43,7 @@ type config struct {
 func main() {
 	var c config
 	var models, types string
-	var rss, accuracy bool
+	var rss, accuracy, makeOnly bool
 	var chunks int
 	var retrofitBin string
 	flag.StringVar(&c.llama, "llama", "", "directory holding llama.cpp's llama-bench and llama-quantize (default: from /work/llama/READY-stock)")
@@ -59,6 +59,7 @@ func main() {
 	flag.StringVar(&types, "types", "bf16,q8_0,q4_k_m", "GGUF types: bf16, q8_0, q4_k_m")
 	flag.BoolVar(&rss, "rss", false, "measure peak RSS of retrofit eval, generate and kvsharer --plan instead of speed")
 	flag.BoolVar(&accuracy, "accuracy", false, "compare fast-mode perplexity and greedy output with llama.cpp on qwen3-small instead of speed")
+	flag.BoolVar(&makeOnly, "make", false, "only make the model files")
 	flag.IntVar(&chunks, "chunks", 20, "512-token windows scored by -accuracy")
 	flag.IntVar(&c.rssEval, "rss-eval", 1024, "tokens the -rss eval runs score")
 	flag.IntVar(&c.rssGen, "rss-gen", 64, "tokens the -rss generate runs make")
@@ -67,6 +68,19 @@ func main() {
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	runtime.GOMAXPROCS(c.threads)
+	if makeOnly {
+		for _, m := range strings.Split(models, ",") {
+			for _, t := range strings.Split(types, ",") {
+				p, err := c.file(m, t)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "vsllama:", err)
+					os.Exit(1)
+				}
+				fmt.Println(p)
+			}
+		}
+		return
+	}
 	if *prof != "" {
 		f, err := os.Create(*prof)
 		if err == nil {
