@@ -28,8 +28,8 @@ type Config struct {
 	Tokens int64 // training tokens when Steps is 0
 
 	LR          float64 // peak learning rate (default 5e-4)
-	MinLR       float64 // final learning rate of the cosine (default LR/10)
-	Warmup      int     // linear warmup steps (default min(50, Steps/10))
+	MinLR       float64 // final learning rate of the cosine (default LR/10; negative: 0)
+	Warmup      int     // linear warmup steps (default min(50, Steps/10); negative: none)
 	WeightDecay float64 // AdamW decoupled decay on matrices (default 0; set e.g. 0.01)
 	Clip        float64 // global gradient-norm clip (default 1; negative disables)
 	Ctx         int     // tokens per training window (default 256)
@@ -102,9 +102,13 @@ func (c *Config) defaults() error {
 	}
 	if c.MinLR == 0 {
 		c.MinLR = c.LR / 10
+	} else if c.MinLR < 0 {
+		c.MinLR = 0
 	}
 	if c.Warmup == 0 {
 		c.Warmup = min(50, c.Steps/10)
+	} else if c.Warmup < 0 {
+		c.Warmup = 0
 	}
 	if c.Clip == 0 {
 		c.Clip = 1
@@ -136,6 +140,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer tr.close()
+	tr.ctx = ctx
 	for _, prepare := range []func() error{tr.loadData, tr.loadTeacher, tr.restore, tr.evaluateStart} {
 		if err := prepare(); err != nil {
 			return nil, err

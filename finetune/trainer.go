@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -44,6 +45,7 @@ type trainer struct {
 	startTok  int64
 	elapsed0  float64
 	res       *Result
+	ctx       context.Context // Run's: cancelling it stops the final export too
 }
 
 // newTrainer checks cfg, creates OutDir and the trainable net.
@@ -220,6 +222,9 @@ func (tr *trainer) evaluateStart() error {
 	if err != nil {
 		return err
 	}
+	if !finite(nll) {
+		return tr.nonFinite(fmt.Sprintf("the evaluation before training gives nll %v (NaN or Inf in the weights?)", nll))
+	}
 	tr.res.InitEvalPPL = math.Exp(nll)
 	if len(tr.st.History) == 0 {
 		p := Point{Step: 0, EvalNLL: nll, EvalPPL: tr.res.InitEvalPPL}
@@ -230,6 +235,18 @@ func (tr *trainer) evaluateStart() error {
 	tr.start = time.Now()
 	tr.startStep, tr.startTok, tr.elapsed0 = tr.st.Step, tr.st.Tokens, tr.st.Elapsed
 	return nil
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// nonFinite is the error that stops training before a NaN or Inf reaches
+// the weights: the last checkpoint saved stays as it was.
+func (tr *trainer) nonFinite(what string) error {
+	keep := "no checkpoint was saved yet"
+	if _, err := os.Stat(tr.ckpt); err == nil {
+		keep = "the last good checkpoint " + tr.ckpt + " is kept (--resume continues from it)"
+	}
+	return fmt.Errorf("finetune: %s: stopped before the update; %s", what, keep)
 }
 
 // step runs one optimizer step over Accum micro-batches, then evaluates,
@@ -247,6 +264,9 @@ func (tr *trainer) step() error {
 		ls.CE, ls.KD, ls.Tokens = ls.CE+l.CE, ls.KD+l.KD, ls.Tokens+l.Tokens
 	}
 	gnorm := ClipGradNorm(tr.net.Params, cfg.Clip)
+	if loss := ls.Value(cfg.KDWeight); !finite(loss) || !finite(gnorm) {
+		return tr.nonFinite(fmt.Sprintf("step %d: loss %v, gradient norm %v", tr.st.Step+1, loss, gnorm))
+	}
 	lr := LR(tr.st.Step, cfg.Steps, cfg.Warmup, cfg.LR, cfg.MinLR)
 	tr.opt.Update(tr.net.Params, lr)
 	tr.st.Step++
@@ -258,6 +278,9 @@ func (tr *trainer) step() error {
 		nll, err := tr.evaluate()
 		if err != nil {
 			return err
+		}
+		if !finite(nll) {
+			return tr.nonFinite(fmt.Sprintf("step %d: evaluation nll %v", tr.st.Step, nll))
 		}
 		pt.EvalNLL, pt.EvalPPL = nll, math.Exp(nll)
 		tr.res.EvalPPL = pt.EvalPPL
@@ -360,7 +383,7 @@ func (tr *trainer) export() error {
 		"kd_weight": fmt.Sprint(cfg.KDWeight), "kd_temp": fmt.Sprint(cfg.KDTemp), "train": cfg.Train,
 		"seed": strconv.FormatUint(cfg.Seed, 10)}})
 	tr.res.ModelDir = filepath.Join(cfg.OutDir, "model")
-	opts := export.SafeTensorsOptions{DType: cfg.ExportDType, ForceDType: true}
+	opts := export.SafeTensorsOptions{DType: cfg.ExportDType, ForceDType: true, Context: tr.ctx}
 	if err := export.SafeTensors(out, tr.res.ModelDir, opts); err != nil {
 		return fmt.Errorf("finetune: %w", err)
 	}

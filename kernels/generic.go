@@ -20,6 +20,10 @@ type kernelSet struct {
 	// decode, where set, widens a row (a multiple of 32 elements) faster
 	// than decodeRow, with the same result.
 	decode [Q6_K + 1]decodeFunc
+	// actBF16 and actQ8_0, where set, convert activation rows exactly as
+	// toBF16 and quantizeQ8_0Block do (for finite inputs).
+	actBF16 func(dst []uint16, src []float32)
+	actQ8_0 func(q []int8, d []float32, x []float32)
 }
 
 // decodeFunc widens one stored row to fp32 (len(dst) elements).
@@ -53,13 +57,11 @@ func (c *call) beta() float32 {
 func exactF32(c *call, r0, r1 int) {
 	w := c.w
 	raw := w.data[r0*w.rowBytes : r1*w.rowBytes]
-	var ws []float32
-	if uintptr(unsafe.Pointer(&raw[0]))%4 == 0 {
-		ws = unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), (r1-r0)*w.cols)
-	} else {
-		ws = make([]float32, (r1-r0)*w.cols)
-		decodeRow(F32, ws, raw)
+	if uintptr(unsafe.Pointer(&raw[0]))%4 != 0 {
+		exactDecode(c, r0, r1) // misaligned bytes: widen blocks of rows
+		return
 	}
+	ws := unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), (r1-r0)*w.cols)
 	sgemm.GemmThreads(1, false, true, c.n, r1-r0, w.cols, 1, c.x, w.cols, ws, w.cols, c.beta(), c.y[r0:], w.rows)
 }
 

@@ -123,7 +123,7 @@ func forEachSet(t *testing.T, f func(t *testing.T)) {
 
 type shape struct{ rows, cols, n int }
 
-var shapes = []shape{{1, 256, 1}, {37, 512, 1}, {70, 256, 3}, {64, 768, 9}, {100, 512, 33}}
+var shapes = []shape{{1, 256, 1}, {37, 512, 1}, {70, 256, 3}, {64, 768, 9}, {100, 512, 33}, {64, 768, 30}}
 
 func TestNewMatrixErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -204,6 +204,64 @@ func TestDecodeRow(t *testing.T) {
 			if float64(v) != want[2*512+i] {
 				t.Fatalf("%v: row 2 [%d] = %g, want %g", typ, i, v, want[2*512+i])
 			}
+		}
+	}
+}
+
+// TestDecodeSets checks every kernel set's row widening bit for bit against
+// the reference dequantizers, which Exact mode's claim (a stored matrix
+// multiplies exactly as its fp32 values would) rests on.
+func TestDecodeSets(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	for _, k := range availableSets() {
+		for _, typ := range allTypes {
+			dec := k.decode[typ]
+			if dec == nil {
+				continue
+			}
+			raw := randWeights(r, typ, 4, 768)
+			// Scales of every magnitude, not only the small ones.
+			for b := 0; b < len(raw)/typ.BlockBytes(); b++ {
+				blk := raw[b*typ.BlockBytes():]
+				switch typ {
+				case Q8_0, Q4_0, Q4_K:
+					putHalf(blk, float32(r.NormFloat64()*100))
+				case Q6_K:
+					putHalf(blk[208:], float32(r.NormFloat64()*100))
+				}
+			}
+			want := dequant(t, typ, raw, 4*768)
+			got := make([]float32, 768)
+			for row := 0; row < 4; row++ {
+				dec(got, raw[row*len(raw)/4:(row+1)*len(raw)/4])
+				for i, v := range got {
+					if math.Float32bits(v) != math.Float32bits(float32(want[row*768+i])) {
+						t.Fatalf("%s %v row %d [%d] = %g, want %g", k.name, typ, row, i, v, want[row*768+i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMisalignedF32 multiplies F32 weights whose bytes start off a 4-byte
+// boundary (possible in a memory-mapped file).
+func TestMisalignedF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	raw := randWeights(r, F32, 40, 64)
+	buf := make([]byte, len(raw)+1)
+	copy(buf[1:], raw)
+	w, err := NewMatrix(F32, 40, 64, buf[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randX(r, 3*64)
+	ref, mag := refMatMul(x, dequant(t, F32, raw, 40*64), 3, 40, 64)
+	y := make([]float32, 3*40)
+	MatMul(y, x, 3, w, Exact, 2)
+	for i := range y {
+		if d := math.Abs(float64(y[i]) - ref[i]); d > 1e-5*mag[i] {
+			t.Fatalf("y[%d] = %g, want %g", i, y[i], ref[i])
 		}
 	}
 }

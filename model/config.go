@@ -49,7 +49,7 @@ func (c *Config) Validate() error {
 	}
 	switch {
 	case c.Family != "qwen2" && c.Family != "qwen3":
-		return fmt.Errorf("model_type %q: retrofit supports qwen2 and qwen3", c.Family)
+		return fmt.Errorf("model_type %.40q: retrofit supports qwen2 and qwen3", c.Family)
 	case c.VocabSize <= 0:
 		return fmt.Errorf("vocab_size %d must be positive", c.VocabSize)
 	case c.Hidden <= 0:

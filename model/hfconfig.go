@@ -26,7 +26,7 @@ func ParseHFConfig(data []byte) (Config, Layout, []Step, error) {
 	switch c.Family {
 	case "qwen2", "qwen3":
 	default:
-		return Config{}, Layout{}, nil, fmt.Errorf("config.json: model_type %q is not supported (want qwen2 or qwen3)", c.Family)
+		return Config{}, Layout{}, nil, fmt.Errorf("config.json: model_type %.40q is not supported (want qwen2 or qwen3)", c.Family)
 	}
 	var err error
 	num := func(key string, dst *int, required bool) {

@@ -80,7 +80,7 @@ func (md *meta) id(key string) int {
 	}
 	n, ok := v.Int()
 	if !ok || n < 0 || n >= model.MaxVocab {
-		md.fail(key, "%s %v is not a token id", v.TypeName(), v.V)
+		md.fail(key, "%s %s is not a token id", v.TypeName(), brief(v.V))
 		return -1
 	}
 	return int(n)
@@ -183,4 +183,14 @@ func (md *meta) vocab() (*model.Vocab, error) {
 		voc.ChatTemplate = ""
 	}
 	return voc, md.err
+}
+
+// brief formats a metadata value for an error message, cut to 40 bytes so a
+// hostile string cannot fill the message.
+func brief(v any) string {
+	s := fmt.Sprint(v)
+	if len(s) > 40 {
+		return fmt.Sprintf("%q… (%d bytes)", s[:40], len(s))
+	}
+	return s
 }
