@@ -21,7 +21,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -130,9 +129,7 @@ func runCase(bin, dir string, c hcase) result {
 		timedOut = true
 	}
 	r := result{hcase: c, took: time.Since(start), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssKB = ru.Maxrss
-	}
+	r.rssKB = maxRSSKB(cmd.ProcessState)
 	if b, err := os.ReadFile(rssFile); err == nil {
 		f := strings.Fields(string(b))
 		if len(f) > 0 {
