@@ -46,6 +46,11 @@ type Config struct {
 	ExportDType model.DType
 	NoExport    bool // skip writing OutDir/model (benchmarks, tests)
 
+	// WarmSteps anneals a Depth-Attention warm start's self-score bias
+	// (Model.Layout.DepthSelfBias) to 0 over this many steps (SelfBias;
+	// default Steps/2 when the model has one).
+	WarmSteps int
+
 	// Encoder and EOS override the model's tokenizer (tests; EOS −1 = none).
 	Encoder Encoder
 	EOS     int
@@ -128,7 +133,7 @@ func (c *Config) defaults() error {
 	if c.EvalTokens == 0 {
 		c.EvalTokens = 32768
 	}
-	return nil
+	return c.warmDefaults()
 }
 
 // Run uptrains cfg.Model and writes checkpoints, metrics.jsonl, loss.png and
@@ -141,7 +146,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer tr.close()
 	tr.ctx = ctx
-	for _, prepare := range []func() error{tr.loadData, tr.loadTeacher, tr.restore, tr.evaluateStart} {
+	for _, prepare := range []func() error{tr.loadData, tr.loadTeacher, tr.restore, tr.warmStart, tr.evaluateStart} {
 		if err := prepare(); err != nil {
 			return nil, err
 		}
@@ -151,6 +156,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			tr.res.Interrupted = true
 			break
 		}
+		tr.anneal(tr.st.Step + 1)
 		if err := tr.step(); err != nil {
 			return nil, err
 		}

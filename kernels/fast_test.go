@@ -250,7 +250,7 @@ func TestQuantizeQ8_KActs(t *testing.T) {
 // against the portable ones, on values of every magnitude.
 func TestActsSets(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 12))
-	x := make([]float32, 32*64)
+	x := make([]float32, 256*8)
 	for i := range x {
 		x[i] = float32(r.NormFloat64() * math.Exp(r.NormFloat64()*8))
 	}
@@ -258,7 +258,10 @@ func TestActsSets(t *testing.T) {
 		x[i] = 0 // an all-zero block
 	}
 	x[100] = 1e-40 // a subnormal
-	for _, typ := range []Type{BF16, Q8_0} {
+	for i := 512; i < 768; i++ {
+		x[i] = float32(i%7) - 3 // ties in magnitude: the first maximum's sign counts
+	}
+	for _, typ := range []Type{BF16, Q8_0, Q4_K} {
 		want := quantizeActs(&genericSet, typ, x, 4, len(x)/4, 1)
 		for _, k := range availableSets() {
 			got := quantizeActs(k, typ, x, 4, len(x)/4, 2)
@@ -268,6 +271,9 @@ func TestActsSets(t *testing.T) {
 				}
 				if typ == Q8_0 && (got.q[i] != want.q[i] || math.Float32bits(got.d[i/32]) != math.Float32bits(want.d[i/32])) {
 					t.Fatalf("%s: x[%d] = %g: q %d d %g, want q %d d %g", k.name, i, x[i], got.q[i], got.d[i/32], want.q[i], want.d[i/32])
+				}
+				if typ == Q4_K && (got.q[i] != want.q[i] || got.bs[i/16] != want.bs[i/16] || math.Float32bits(got.d[i/256]) != math.Float32bits(want.d[i/256])) {
+					t.Fatalf("%s: Q8_K x[%d] = %g: q %d bs %d d %g, want q %d bs %d d %g", k.name, i, x[i], got.q[i], got.bs[i/16], got.d[i/256], want.q[i], want.bs[i/16], want.d[i/256])
 				}
 			}
 		}

@@ -952,6 +952,187 @@ func actsAVX512() {
 	w.WriteString("\n")
 }
 
+// q8kAVX512 emits
+//
+//	func quantizeQ8_KRow(q *int8, d *float32, bs *int16, x *float32, nb int)
+//
+// bit for bit quantizeQ8_KBlock for finite inputs: iscale = −127/mx where mx
+// is the first element of largest magnitude, q = min(127, rne(iscale·x)),
+// d = 1/iscale, bs = sums of 16 quants.
+func q8kAVX512() {
+	name := "quantizeQ8_KRow"
+	fmt.Fprintf(&w, "// func %s(q *int8, d *float32, bs *int16, x *float32, nb int)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	p("MOVQ q+0(FP), DI")
+	p("MOVQ d+8(FP), DX")
+	p("MOVQ bs+16(FP), BX")
+	p("MOVQ x+24(FP), SI")
+	p("MOVQ nb+32(FP), CX")
+	p("TESTQ CX, CX")
+	p("JZ %s_done", name)
+	p("VPBROADCASTD bf16c<>+8(SB), Z31") // 0x7fffffff
+	p("VPBROADCASTD c127i<>(SB), Z30")   // int 127
+	label(name + "_blk")
+	// amax over 256 values (Z0..Z15 hold x).
+	for k := 0; k < 16; k++ {
+		p("VMOVUPS %d(SI), Z%d", 64*k, k)
+		if k < 8 {
+			p("VANDPS Z31, Z%d, Z%d", k, 16+k)
+		} else {
+			p("VANDPS Z31, Z%d, Z24", k)
+			p("VMAXPS Z24, Z%d, Z%d", 16+k-8, 16+k-8)
+		}
+	}
+	p("VMAXPS Z17, Z16, Z16")
+	p("VMAXPS Z19, Z18, Z18")
+	p("VMAXPS Z21, Z20, Z20")
+	p("VMAXPS Z23, Z22, Z22")
+	p("VMAXPS Z18, Z16, Z16")
+	p("VMAXPS Z22, Z20, Z20")
+	p("VMAXPS Z20, Z16, Z16")
+	p("VEXTRACTF64X4 $1, Z16, Y17")
+	p("VMAXPS Y17, Y16, Y16")
+	p("VEXTRACTF32X4 $1, Y16, X17")
+	p("VMAXPS X17, X16, X16")
+	p("VMOVHLPS X16, X16, X17")
+	p("VMAXPS X17, X16, X16")
+	p("VMOVSHDUP X16, X17")
+	p("VMAXSS X17, X16, X16") // amax
+	p("VXORPS X17, X17, X17")
+	p("VUCOMISS X17, X16")
+	p("JNE %s_nz", name)
+	// All zero: q = 0, bs = 0, d = 0.
+	p("VPXORD Z17, Z17, Z17")
+	for k := 0; k < 4; k++ {
+		p("VMOVDQU64 Z17, %d(DI)", 64*k)
+	}
+	p("VMOVDQU32 Y17, (BX)")
+	p("MOVL $0, (DX)")
+	p("JMP %s_next", name)
+	label(name + "_nz")
+	// The first element whose magnitude is amax gives the sign.
+	p("VBROADCASTSS X16, Z17")
+	p("MOVQ $0, R8")
+	label(name + "_find")
+	p("MOVQ R8, R9")
+	p("SHLQ $6, R9")
+	p("VMOVUPS (SI)(R9*1), Z18")
+	p("VANDPS Z31, Z18, Z19")
+	p("VCMPPS $0, Z17, Z19, K1") // |x| == amax
+	p("KMOVW K1, AX")
+	p("TESTL AX, AX")
+	p("JNZ %s_found", name)
+	p("INCQ R8")
+	p("JMP %s_find", name)
+	label(name + "_found")
+	p("TZCNTL AX, AX")
+	p("LEAQ (R9)(AX*4), R9")
+	p("VMOVSS (SI)(R9*1), X18")  // mx
+	p("VMOVSS c127n<>(SB), X19") // −127
+	p("VDIVSS X18, X19, X19")    // iscale = −127/mx
+	p("VMOVSS c1<>(SB), X20")
+	p("VDIVSS X19, X20, X20") // d = 1/iscale
+	p("VMOVSS X20, (DX)")
+	p("VBROADCASTSS X19, Z19")
+	for k := 0; k < 16; k++ {
+		p("VMULPS Z19, Z%d, Z%d", k, k)
+		p("VCVTPS2DQ Z%d, Z%d", k, k)
+		p("VPMINSD Z30, Z%d, Z%d", k, k)
+		p("VPMOVSDB Z%d, %d(DI)", k, 16*k)
+		// bs[k] = Σ of the 16 quants.
+		p("VEXTRACTI64X4 $1, Z%d, Y20", k)
+		p("VPADDD Y20, Y%d, Y20", k)
+		p("VEXTRACTI32X4 $1, Y20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VPSHUFD $0x4e, X20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VPSHUFD $0xb1, X20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VMOVD X20, AX")
+		p("MOVW AX, %d(BX)", 2*k)
+	}
+	label(name + "_next")
+	p("ADDQ $1024, SI")
+	p("ADDQ $256, DI")
+	p("ADDQ $32, BX")
+	p("ADDQ $4, DX")
+	p("DECQ CX")
+	p("JNZ %s_blk", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// exactRows emits
+//
+//	func name(w *byte, stride, nrows int, x *float32, n int, out *float32)
+//
+// out[r] = Σ widen(w_r)·x over n elements (n % 16 == 0), in exactly the
+// order of sgemm's AVX-512 dot (four accumulators over 64-element steps,
+// 16-element steps into the first, then its reduction), so the result is
+// bit for bit sgemm.Dot(x, widened row). load(z, off) widens 16 weights at
+// byte offset off (element offset off/esize) of the row at R8 into Zz.
+func exactRows(name string, esize int, load func(z, off int)) {
+	fmt.Fprintf(&w, "// func %s(w *byte, stride, nrows int, x *float32, n int, out *float32)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	p("MOVQ w+0(FP), BX")
+	p("MOVQ stride+8(FP), R14")
+	p("MOVQ nrows+16(FP), R13")
+	p("MOVQ out+40(FP), DI")
+	p("TESTQ R13, R13")
+	p("JZ %s_done", name)
+	label(name + "_row")
+	p("MOVQ BX, R8")
+	p("MOVQ x+24(FP), SI")
+	p("MOVQ n+32(FP), CX")
+	for i := 0; i < 4; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("CMPQ CX, $64")
+	p("JLT %s_16", name)
+	label(name + "_64")
+	for i := 0; i < 4; i++ {
+		load(4+i, 16*esize*i)
+		p("VFMADD231PS %d(SI), Z%d, Z%d", 64*i, 4+i, i)
+	}
+	p("ADDQ $%d, R8", 64*esize)
+	p("ADDQ $256, SI")
+	p("SUBQ $64, CX")
+	p("CMPQ CX, $64")
+	p("JGE %s_64", name)
+	label(name + "_16")
+	p("CMPQ CX, $16")
+	p("JLT %s_reduce", name)
+	load(4, 0)
+	p("VFMADD231PS (SI), Z4, Z0")
+	p("ADDQ $%d, R8", 16*esize)
+	p("ADDQ $64, SI")
+	p("SUBQ $16, CX")
+	p("JMP %s_16", name)
+	label(name + "_reduce")
+	p("VADDPS Z1, Z0, Z0")
+	p("VADDPS Z3, Z2, Z2")
+	p("VADDPS Z2, Z0, Z0")
+	p("VEXTRACTF64X4 $1, Z0, Y1")
+	p("VADDPS Y1, Y0, Y0")
+	p("VEXTRACTF128 $1, Y0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVHLPS X0, X0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVSHDUP X0, X1")
+	p("VADDSS X1, X0, X0")
+	p("VMOVSS X0, (DI)")
+	p("ADDQ $4, DI")
+	p("ADDQ R14, BX")
+	p("DECQ R13")
+	p("JNZ %s_row", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
 // AVX2 variants (no AVX-512): VPMADDUBSW then VPMADDWD with ones stands in
 // for VPDPBUSD (no saturation: |w| ≤ 128, |x| ≤ 127, pairs ≤ 32512).
 func gemvAVX2() {
@@ -1046,6 +1227,17 @@ func main() {
 	w.WriteString("DATA bf16c<>+0(SB)/4, $0x7fff\nDATA bf16c<>+4(SB)/4, $1\nDATA bf16c<>+8(SB)/4, $0x7fffffff\nDATA bf16c<>+12(SB)/4, $0x7f800000\nDATA bf16c<>+16(SB)/4, $64\nGLOBL bf16c<>(SB), RODATA|NOPTR, $20\n\n")
 	w.WriteString("DATA c127<>+0(SB)/4, $127.0\nGLOBL c127<>(SB), RODATA|NOPTR, $4\n\n")
 	actsAVX512()
+	w.WriteString("DATA c127i<>+0(SB)/4, $127\nGLOBL c127i<>(SB), RODATA|NOPTR, $4\n\n")
+	w.WriteString("DATA c127n<>+0(SB)/4, $-127.0\nGLOBL c127n<>(SB), RODATA|NOPTR, $4\n\n")
+	w.WriteString("DATA c1<>+0(SB)/4, $1.0\nGLOBL c1<>(SB), RODATA|NOPTR, $4\n\n")
+	q8kAVX512()
+	exactRows("exactRowsBF16", 2, func(z, off int) {
+		p("VPMOVZXWD %d(R8), Z%d", off, z)
+		p("VPSLLD $16, Z%d, Z%d", z, z)
+	})
+	exactRows("exactRowsF16", 2, func(z, off int) {
+		p("VCVTPH2PS %d(R8), Z%d", off, z)
+	})
 	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
 	dequants()
 	w.WriteString("DATA thirtytwo<>+0(SB)/4, $32\nGLOBL thirtytwo<>(SB), RODATA|NOPTR, $4\n\n")

@@ -39,6 +39,7 @@ func finetuneCommand() *cli.Command {
 			&cli.StringFlag{Name: "train", Value: "all", Usage: "what to train: all, attn, mlp, or a comma list of tensor-name patterns"},
 			&cli.IntFlag{Name: "eval-every", Usage: "steps between evaluations (0: start and end only)"},
 			&cli.IntFlag{Name: "save-every", Usage: "steps between checkpoints (0: end only)"},
+			&cli.IntFlag{Name: "warm-steps", Usage: "Depth-Attention warm start (convert --opt warm=on): steps over which the self-score bias anneals to 0 (default steps/2)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue from OUT/checkpoint when present"},
 			&cli.StringFlag{Name: "dtype", Value: "bf16", Usage: "dtype of the exported model: f32, f16 or bf16"},
 		},
@@ -81,6 +82,7 @@ func finetuneCommand() *cli.Command {
 				Train: c.String("train"), EvalEvery: c.Int("eval-every"), SaveEvery: c.Int("save-every"),
 				Resume: c.Bool("resume"), ExportDType: dt, Log: c.App.ErrWriter,
 			}
+			cfg.WarmSteps = c.Int("warm-steps")
 			if t := c.String("teacher"); t != "" {
 				teacher, err := loaders.Load(t)
 				if err != nil {

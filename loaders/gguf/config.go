@@ -94,6 +94,9 @@ const (
 	KeyDepthWindow = "retrofit.depth_window"
 	KeyLayerMap    = "retrofit.layer_map"
 	KeyTransforms  = "retrofit.transforms"
+	// KeyDepthSelfBias (FLOAT32) is present only on a Depth-Attention warm
+	// start still annealing its self-score bias (model.Layout.DepthSelfBias).
+	KeyDepthSelfBias = "retrofit.depth_self_bias"
 )
 
 // layout reads the retrofit.* keys; a stock file has none and gets the identity.
@@ -111,6 +114,7 @@ func (md *meta) layout(n int) (model.Layout, []model.Step, error) {
 	}
 	l.DepthStride = int(md.int(KeyDepthStride, 0))
 	l.DepthWindow = int(md.int(KeyDepthWindow, 0))
+	l.DepthSelfBias = md.float(KeyDepthSelfBias, 0)
 	if s := md.ints(KeyLayerMap); s != nil {
 		l.LayerMap = s
 	}

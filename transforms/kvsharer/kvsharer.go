@@ -2,7 +2,9 @@
 // al., 2024), a training-free search for layers that can read an earlier,
 // dissimilar layer's K/V. It runs calibration samples through the engine,
 // ranks layer pairs by the distance of their averaged K/V caches, and keeps
-// each replacement whose final hidden states stay close to the original's.
+// each replacement whose final hidden states stay close to the original's;
+// or (search=loss) keeps, round by round, the replacement with the lowest
+// measured calibration NLL.
 package kvsharer
 
 import (
@@ -26,6 +28,7 @@ func init() {
 			{Name: "share", Default: "0.25", Help: "fraction of layers to replace (0.25 or 1/3; rounded down, at least 1)"},
 			{Name: "threshold", Default: "0.5", Help: "keep a replacement when the cosine similarity of final hidden states stays above this"},
 			{Name: "order", Default: "dissimilar", Help: "visit layer pairs most dissimilar first (the paper) or similar first"},
+			{Name: "search", Default: "distance", Help: "distance: the paper's K/V-distance order and similarity threshold; loss: each round keeps the replacement with the lowest measured calibration NLL (order and threshold unused)"},
 		},
 		Edit: edit,
 	}))
@@ -59,7 +62,13 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 	n := m.Config.Layers
 	env.Logf("kvsharer: %d samples × %d tokens, %d pairs, order=%s, replacing %d of %d layers, threshold %g",
 		len(samples), len(samples[0]), len(pairs), a.order, a.target, n, a.threshold)
-	kv, replaced, tried, err := s.greedy(pairs, a, env)
+	var kv []int
+	var replaced, tried int
+	if a.search == "loss" {
+		kv, replaced, tried, err = s.lossSearch(a, env)
+	} else {
+		kv, replaced, tried, err = s.greedy(pairs, a, env)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +91,7 @@ type args struct {
 	target    int
 	threshold float64
 	order     string
+	search    string
 }
 
 func parseArgs(m *model.Model, o transforms.Values) (args, error) {
@@ -95,6 +105,10 @@ func parseArgs(m *model.Model, o transforms.Values) (args, error) {
 		return args{}, err
 	}
 	order, err := o.Choice("order", "dissimilar", "similar")
+	if err != nil {
+		return args{}, err
+	}
+	search, err := o.Choice("search", "distance", "loss")
 	if err != nil {
 		return args{}, err
 	}
@@ -115,7 +129,7 @@ func parseArgs(m *model.Model, o transforms.Values) (args, error) {
 		return args{}, fmt.Errorf("share=%s asks for %d of %d layers, but only %d can still be replaced (layers ≥ 1 that compute their own K/V and do not mix across depth); use share ≤ %d/%d",
 			o["share"], target, n, replaceable, replaceable, n)
 	}
-	return args{target, threshold, order}, nil
+	return args{target, threshold, order, search}, nil
 }
 
 // greedy visits the pairs in order and keeps each replacement whose final
