@@ -69,6 +69,10 @@ func quantizeActs(k *kernelSet, t Type, x []float32, n, cols, threads int) *acts
 				a.d[b] = quantizeQ8_0Block(a.q[32*b:32*b+32], x[32*b:32*b+32])
 			}
 		case Q4_K, Q6_K:
+			if k.actQ8_K != nil {
+				k.actQ8_K(a.q[lo:hi], a.d[lo/256:hi/256], a.bs[lo/16:hi/16], x[lo:hi])
+				return
+			}
 			for b := lo / 256; b < hi/256; b++ {
 				a.d[b] = quantizeQ8_KBlock(a.q[256*b:256*b+256], a.bs[16*b:16*b+16], x[256*b:256*b+256])
 			}

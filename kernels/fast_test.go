@@ -63,6 +63,22 @@ func TestFastBound(t *testing.T) {
 					MatMul(y, x, s.n, w, Fast, 2)
 					y1 := make([]float32, s.n*s.rows)
 					MatMul(y1, x, s.n, w, Fast, 1)
+					ya := make([]float32, s.n*s.rows)
+					for i := range ya {
+						ya[i] = 1
+					}
+					MatMulAdd(ya, x, s.n, w, Fast, 2)
+					for i := range ya {
+						// The Fast kernels add the finished sum; SGEMM (F32,
+						// F16) adds C between its K blocks.
+						ok := ya[i] == 1+y[i]
+						if typ == F32 || typ == F16 {
+							ok = math.Abs(float64(ya[i]-1-y[i])) <= 1e-6*(math.Abs(float64(y[i]))+1)
+						}
+						if !ok {
+							t.Fatalf("MatMulAdd: y[%d] = %g, want 1 + %g", i, ya[i], y[i])
+						}
+					}
 					for i := 0; i < s.n; i++ {
 						for rr := 0; rr < s.rows; rr++ {
 							var bound float64
@@ -250,7 +266,7 @@ func TestQuantizeQ8_KActs(t *testing.T) {
 // against the portable ones, on values of every magnitude.
 func TestActsSets(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 12))
-	x := make([]float32, 32*64)
+	x := make([]float32, 256*8)
 	for i := range x {
 		x[i] = float32(r.NormFloat64() * math.Exp(r.NormFloat64()*8))
 	}
@@ -258,7 +274,10 @@ func TestActsSets(t *testing.T) {
 		x[i] = 0 // an all-zero block
 	}
 	x[100] = 1e-40 // a subnormal
-	for _, typ := range []Type{BF16, Q8_0} {
+	for i := 512; i < 768; i++ {
+		x[i] = float32(i%7) - 3 // ties in magnitude: the first maximum's sign counts
+	}
+	for _, typ := range []Type{BF16, Q8_0, Q4_K} {
 		want := quantizeActs(&genericSet, typ, x, 4, len(x)/4, 1)
 		for _, k := range availableSets() {
 			got := quantizeActs(k, typ, x, 4, len(x)/4, 2)
@@ -268,6 +287,9 @@ func TestActsSets(t *testing.T) {
 				}
 				if typ == Q8_0 && (got.q[i] != want.q[i] || math.Float32bits(got.d[i/32]) != math.Float32bits(want.d[i/32])) {
 					t.Fatalf("%s: x[%d] = %g: q %d d %g, want q %d d %g", k.name, i, x[i], got.q[i], got.d[i/32], want.q[i], want.d[i/32])
+				}
+				if typ == Q4_K && (got.q[i] != want.q[i] || got.bs[i/16] != want.bs[i/16] || math.Float32bits(got.d[i/256]) != math.Float32bits(want.d[i/256])) {
+					t.Fatalf("%s: Q8_K x[%d] = %g: q %d bs %d d %g, want q %d bs %d d %g", k.name, i, x[i], got.q[i], got.bs[i/16], got.d[i/256], want.q[i], want.bs[i/16], want.d[i/256])
 				}
 			}
 		}

@@ -952,6 +952,324 @@ func actsAVX512() {
 	w.WriteString("\n")
 }
 
+// q8kAVX512 emits
+//
+//	func quantizeQ8_KRow(q *int8, d *float32, bs *int16, x *float32, nb int)
+//
+// bit for bit quantizeQ8_KBlock for finite inputs: iscale = −127/mx where mx
+// is the first element of largest magnitude, q = min(127, rne(iscale·x)),
+// d = 1/iscale, bs = sums of 16 quants.
+func q8kAVX512() {
+	name := "quantizeQ8_KRow"
+	fmt.Fprintf(&w, "// func %s(q *int8, d *float32, bs *int16, x *float32, nb int)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	p("MOVQ q+0(FP), DI")
+	p("MOVQ d+8(FP), DX")
+	p("MOVQ bs+16(FP), BX")
+	p("MOVQ x+24(FP), SI")
+	p("MOVQ nb+32(FP), CX")
+	p("TESTQ CX, CX")
+	p("JZ %s_done", name)
+	p("VPBROADCASTD bf16c<>+8(SB), Z31") // 0x7fffffff
+	p("VPBROADCASTD c127i<>(SB), Z30")   // int 127
+	label(name + "_blk")
+	// amax over 256 values (Z0..Z15 hold x).
+	for k := 0; k < 16; k++ {
+		p("VMOVUPS %d(SI), Z%d", 64*k, k)
+		if k < 8 {
+			p("VANDPS Z31, Z%d, Z%d", k, 16+k)
+		} else {
+			p("VANDPS Z31, Z%d, Z24", k)
+			p("VMAXPS Z24, Z%d, Z%d", 16+k-8, 16+k-8)
+		}
+	}
+	p("VMAXPS Z17, Z16, Z16")
+	p("VMAXPS Z19, Z18, Z18")
+	p("VMAXPS Z21, Z20, Z20")
+	p("VMAXPS Z23, Z22, Z22")
+	p("VMAXPS Z18, Z16, Z16")
+	p("VMAXPS Z22, Z20, Z20")
+	p("VMAXPS Z20, Z16, Z16")
+	p("VEXTRACTF64X4 $1, Z16, Y17")
+	p("VMAXPS Y17, Y16, Y16")
+	p("VEXTRACTF32X4 $1, Y16, X17")
+	p("VMAXPS X17, X16, X16")
+	p("VMOVHLPS X16, X16, X17")
+	p("VMAXPS X17, X16, X16")
+	p("VMOVSHDUP X16, X17")
+	p("VMAXSS X17, X16, X16") // amax
+	p("VXORPS X17, X17, X17")
+	p("VUCOMISS X17, X16")
+	p("JNE %s_nz", name)
+	// All zero: q = 0, bs = 0, d = 0.
+	p("VPXORD Z17, Z17, Z17")
+	for k := 0; k < 4; k++ {
+		p("VMOVDQU64 Z17, %d(DI)", 64*k)
+	}
+	p("VMOVDQU32 Y17, (BX)")
+	p("MOVL $0, (DX)")
+	p("JMP %s_next", name)
+	label(name + "_nz")
+	// The first element whose magnitude is amax gives the sign.
+	p("VBROADCASTSS X16, Z17")
+	p("MOVQ $0, R8")
+	label(name + "_find")
+	p("MOVQ R8, R9")
+	p("SHLQ $6, R9")
+	p("VMOVUPS (SI)(R9*1), Z18")
+	p("VANDPS Z31, Z18, Z19")
+	p("VCMPPS $0, Z17, Z19, K1") // |x| == amax
+	p("KMOVW K1, AX")
+	p("TESTL AX, AX")
+	p("JNZ %s_found", name)
+	p("INCQ R8")
+	p("JMP %s_find", name)
+	label(name + "_found")
+	p("TZCNTL AX, AX")
+	p("LEAQ (R9)(AX*4), R9")
+	p("VMOVSS (SI)(R9*1), X18")  // mx
+	p("VMOVSS c127n<>(SB), X19") // −127
+	p("VDIVSS X18, X19, X19")    // iscale = −127/mx
+	p("VMOVSS c1<>(SB), X20")
+	p("VDIVSS X19, X20, X20") // d = 1/iscale
+	p("VMOVSS X20, (DX)")
+	p("VBROADCASTSS X19, Z19")
+	for k := 0; k < 16; k++ {
+		p("VMULPS Z19, Z%d, Z%d", k, k)
+		p("VCVTPS2DQ Z%d, Z%d", k, k)
+		p("VPMINSD Z30, Z%d, Z%d", k, k)
+		p("VPMOVSDB Z%d, %d(DI)", k, 16*k)
+		// bs[k] = Σ of the 16 quants.
+		p("VEXTRACTI64X4 $1, Z%d, Y20", k)
+		p("VPADDD Y20, Y%d, Y20", k)
+		p("VEXTRACTI32X4 $1, Y20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VPSHUFD $0x4e, X20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VPSHUFD $0xb1, X20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VMOVD X20, AX")
+		p("MOVW AX, %d(BX)", 2*k)
+	}
+	label(name + "_next")
+	p("ADDQ $1024, SI")
+	p("ADDQ $256, DI")
+	p("ADDQ $32, BX")
+	p("ADDQ $4, DX")
+	p("DECQ CX")
+	p("JNZ %s_blk", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// exactRows emits
+//
+//	func name(w *byte, stride, nrows int, x *float32, n int, out *float32)
+//
+// out[r] = Σ widen(w_r)·x over n elements (n % 16 == 0), in exactly the
+// order of sgemm's AVX-512 dot (four accumulators over 64-element steps,
+// 16-element steps into the first, then its reduction), so the result is
+// bit for bit sgemm.Dot(x, widened row). load(z, off) widens 16 weights at
+// byte offset off (element offset off/esize) of the row at R8 into Zz.
+func exactRows(name string, esize int, load func(z, off int)) {
+	fmt.Fprintf(&w, "// func %s(w *byte, stride, nrows int, x *float32, n int, out *float32)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	p("MOVQ w+0(FP), BX")
+	p("MOVQ stride+8(FP), R14")
+	p("MOVQ nrows+16(FP), R13")
+	p("MOVQ out+40(FP), DI")
+	p("TESTQ R13, R13")
+	p("JZ %s_done", name)
+	label(name + "_row")
+	p("MOVQ BX, R8")
+	p("MOVQ x+24(FP), SI")
+	p("MOVQ n+32(FP), CX")
+	for i := 0; i < 4; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("CMPQ CX, $64")
+	p("JLT %s_16", name)
+	label(name + "_64")
+	for i := 0; i < 4; i++ {
+		load(4+i, 16*esize*i)
+		p("VFMADD231PS %d(SI), Z%d, Z%d", 64*i, 4+i, i)
+	}
+	p("ADDQ $%d, R8", 64*esize)
+	p("ADDQ $256, SI")
+	p("SUBQ $64, CX")
+	p("CMPQ CX, $64")
+	p("JGE %s_64", name)
+	label(name + "_16")
+	p("CMPQ CX, $16")
+	p("JLT %s_reduce", name)
+	load(4, 0)
+	p("VFMADD231PS (SI), Z4, Z0")
+	p("ADDQ $%d, R8", 16*esize)
+	p("ADDQ $64, SI")
+	p("SUBQ $16, CX")
+	p("JMP %s_16", name)
+	label(name + "_reduce")
+	p("VADDPS Z1, Z0, Z0")
+	p("VADDPS Z3, Z2, Z2")
+	p("VADDPS Z2, Z0, Z0")
+	p("VEXTRACTF64X4 $1, Z0, Y1")
+	p("VADDPS Y1, Y0, Y0")
+	p("VEXTRACTF128 $1, Y0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVHLPS X0, X0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVSHDUP X0, X1")
+	p("VADDSS X1, X0, X0")
+	p("VMOVSS X0, (DI)")
+	p("ADDQ $4, DI")
+	p("ADDQ R14, BX")
+	p("DECQ R13")
+	p("JNZ %s_row", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// gemvKAVX2 emits Q4_K and Q6_K GEMV kernels for CPUs without AVX-512,
+// with the integer arithmetic of the AVX-512 ones: VPMADDUBSW of the
+// unsigned quants with Q8_K activations, VPMADDWD with per-sub-block scale
+// words (broadcast by VPSHUFB from a table of word masks), bsums for the
+// Q4_K mins and the Q6_K −32 offset.
+func gemvKAVX2() {
+	gemvFrame(gemvSpec{name: "gemvQ4_KAVX2", unroll: 1, avx2: true, advance: advanceBy4(144, 256, 4, 32), setup: func() {
+		p("VPBROADCASTB nib8<>+8(SB), Y6")
+		p("VMOVDQU q4kshift<>(SB), X5")
+		p("VPBROADCASTD kmask<>+0(SB), X7") // X1 is hsum's
+		p("VPBROADCASTD kmask<>+4(SB), X2")
+		p("VPBROADCASTD kmask<>+8(SB), X3")
+	}, body: func(rows, u int) {
+		r := rowRegs[0]
+		p("VBROADCASTSS (DX), Y9")
+		p("VMOVDQU (AX), Y8") // bsums
+		p("VMOVDQU 4(%s), X10", r)
+		p("VPAND X7, X10, X11")
+		p("VPSHUFD $0xaa, X10, X12")
+		p("VPSRLVD X5, X12, X12")
+		p("VPAND X2, X12, X12")
+		p("VPSRLD $6, X10, X13")
+		p("VPAND X3, X13, X13")
+		p("VPSLLD $4, X13, X13")
+		p("VPOR X13, X12, X12")
+		p("VPUNPCKLDQ X12, X11, X11")  // bytes: sc0..7, m0..7
+		p("VPMOVZXBW X11, Y11")        // words
+		p("VEXTRACTI128 $1, Y11, X12") // m0..7
+		p("VPUNPCKLWD X12, X12, X13")
+		p("VPUNPCKHWD X12, X12, X14")
+		p("VINSERTI128 $1, X14, Y13, Y13") // m0,m0,...,m7,m7
+		p("VPMADDWD Y8, Y13, Y13")         // msum lanes
+		p("VINSERTI128 $1, X11, Y11, Y15") // scale words in both lanes
+		p("VPXOR Y4, Y4, Y4")
+		for g := 0; g < 4; g++ {
+			p("VMOVDQU %d(%s), Y10", 16+32*g, r)
+			p("VPSRLW $4, Y10, Y12")
+			p("VPAND Y6, Y10, Y10")
+			p("VPAND Y6, Y12, Y12")
+			p("VPMADDUBSW %d(SI), Y10, Y10", 64*g)
+			p("VPMADDUBSW %d(SI), Y12, Y12", 64*g+32)
+			p("VPSHUFB wordb%d<>(SB), Y15, Y14", 2*g)
+			p("VPMADDWD Y14, Y10, Y10")
+			p("VPSHUFB wordb%d<>(SB), Y15, Y14", 2*g+1)
+			p("VPMADDWD Y14, Y12, Y12")
+			p("VPADDD Y10, Y4, Y4")
+			p("VPADDD Y12, Y4, Y4")
+		}
+		p("VCVTDQ2PS Y4, Y4")
+		p("VCVTDQ2PS Y13, Y13")
+		p("VPBROADCASTW 0(%s), X14", r)
+		p("VCVTPH2PS X14, Y14")
+		p("VMULPS Y9, Y14, Y14")
+		p("VFMADD231PS Y14, Y4, Y0")
+		p("VPBROADCASTW 2(%s), X14", r)
+		p("VCVTPH2PS X14, Y14")
+		p("VMULPS Y9, Y14, Y14")
+		p("VFNMADD231PS Y14, Y13, Y0")
+	}})
+	gemvFrame(gemvSpec{name: "gemvQ6_KAVX2", unroll: 1, avx2: true, advance: advanceBy4(210, 256, 4, 32), setup: func() {
+		p("VPBROADCASTB nib8<>+8(SB), Y6")
+		p("VPBROADCASTD kmask<>+12(SB), Y7") // 0x30
+	}, body: func(rows, u int) {
+		r := rowRegs[0]
+		p("VBROADCASTSS (DX), Y9")
+		p("VMOVDQU (AX), Y8")          // bsums
+		p("VPMOVSXBW 192(%s), Y11", r) // 16 scales as words
+		p("VPMADDWD Y8, Y11, Y3")
+		p("VPSLLD $5, Y3, Y3") // 32·Σ sc·bs
+		p("VPXOR Y4, Y4, Y4")
+		for h := 0; h < 2; h++ {
+			if h == 0 {
+				p("VINSERTI128 $1, X11, Y11, Y15")
+			} else {
+				p("VPERM2I128 $0x11, Y11, Y11, Y15")
+			}
+			p("VMOVDQU %d(%s), Y10", 64*h, r)     // A
+			p("VMOVDQU %d(%s), Y12", 64*h+32, r)  // B
+			p("VMOVDQU %d(%s), Y13", 128+32*h, r) // H
+			for k := 0; k < 4; k++ {
+				src := []int{10, 12, 10, 12}[k]
+				if k < 2 {
+					p("VPAND Y6, Y%d, Y1", src)
+				} else {
+					p("VPSRLW $4, Y%d, Y1", src)
+					p("VPAND Y6, Y1, Y1")
+				}
+				switch k {
+				case 0:
+					p("VPSLLW $4, Y13, Y2")
+				case 1:
+					p("VPSLLW $2, Y13, Y2")
+				case 2:
+					p("VMOVDQA Y13, Y2")
+				case 3:
+					p("VPSRLW $2, Y13, Y2")
+				}
+				p("VPAND Y7, Y2, Y2")
+				p("VPOR Y2, Y1, Y1") // q6 of quarter k
+				p("VPMADDUBSW %d(SI), Y1, Y1", 128*h+32*k)
+				p("VPSHUFB wordp%d<>(SB), Y15, Y14", k)
+				p("VPMADDWD Y14, Y1, Y1")
+				p("VPADDD Y1, Y4, Y4")
+			}
+		}
+		p("VPSUBD Y3, Y4, Y4")
+		p("VCVTDQ2PS Y4, Y4")
+		p("VPBROADCASTW 208(%s), X14", r)
+		p("VCVTPH2PS X14, Y14")
+		p("VMULPS Y9, Y14, Y14")
+		p("VFMADD231PS Y14, Y4, Y0")
+	}})
+}
+
+// wordMasks emits VPSHUFB masks: wordb<j> broadcasts word j of each 128-bit
+// lane to the whole lane; wordp<k> broadcasts word 2k in the low lane and
+// word 2k+1 in the high lane.
+func wordMasks() {
+	bytesOf := func(lo, hi int) []int {
+		var words []int
+		for i := 0; i < 16; i++ {
+			wd := lo
+			if i >= 8 {
+				wd = hi
+			}
+			words = append(words, (2*wd)|(2*wd+1)<<8)
+		}
+		return words
+	}
+	for j := 0; j < 8; j++ {
+		data(fmt.Sprintf("wordb%d", j), bytesOf(j, j))
+	}
+	for k := 0; k < 4; k++ {
+		data(fmt.Sprintf("wordp%d", k), bytesOf(2*k, 2*k+1))
+	}
+}
+
 // AVX2 variants (no AVX-512): VPMADDUBSW then VPMADDWD with ones stands in
 // for VPDPBUSD (no saturation: |w| ≤ 128, |x| ≤ 127, pairs ≤ 32512).
 func gemvAVX2() {
@@ -1041,11 +1359,24 @@ func main() {
 	gemmBF16()
 	w.WriteString("DATA ones16<>+0(SB)/2, $1\nGLOBL ones16<>(SB), RODATA|NOPTR, $2\n\n")
 	gemvAVX2()
+	wordMasks()
+	gemvKAVX2()
 	gemvF16()
 	packBF16Tile()
 	w.WriteString("DATA bf16c<>+0(SB)/4, $0x7fff\nDATA bf16c<>+4(SB)/4, $1\nDATA bf16c<>+8(SB)/4, $0x7fffffff\nDATA bf16c<>+12(SB)/4, $0x7f800000\nDATA bf16c<>+16(SB)/4, $64\nGLOBL bf16c<>(SB), RODATA|NOPTR, $20\n\n")
 	w.WriteString("DATA c127<>+0(SB)/4, $127.0\nGLOBL c127<>(SB), RODATA|NOPTR, $4\n\n")
 	actsAVX512()
+	w.WriteString("DATA c127i<>+0(SB)/4, $127\nGLOBL c127i<>(SB), RODATA|NOPTR, $4\n\n")
+	w.WriteString("DATA c127n<>+0(SB)/4, $-127.0\nGLOBL c127n<>(SB), RODATA|NOPTR, $4\n\n")
+	w.WriteString("DATA c1<>+0(SB)/4, $1.0\nGLOBL c1<>(SB), RODATA|NOPTR, $4\n\n")
+	q8kAVX512()
+	exactRows("exactRowsBF16", 2, func(z, off int) {
+		p("VPMOVZXWD %d(R8), Z%d", off, z)
+		p("VPSLLD $16, Z%d, Z%d", z, z)
+	})
+	exactRows("exactRowsF16", 2, func(z, off int) {
+		p("VCVTPH2PS %d(R8), Z%d", off, z)
+	})
 	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
 	dequants()
 	w.WriteString("DATA thirtytwo<>+0(SB)/4, $32\nGLOBL thirtytwo<>(SB), RODATA|NOPTR, $4\n\n")

@@ -24,6 +24,7 @@ type kernelSet struct {
 	// toBF16 and quantizeQ8_0Block do (for finite inputs).
 	actBF16 func(dst []uint16, src []float32)
 	actQ8_0 func(q []int8, d []float32, x []float32)
+	actQ8_K func(q []int8, d []float32, bs []int16, x []float32)
 }
 
 // decodeFunc widens one stored row to fp32 (len(dst) elements).
@@ -121,7 +122,7 @@ func half(b []byte) float32 { return float16.Frombits(binary.LittleEndian.Uint16
 // dotBF16 is Σ w·x over bf16 pairs with fp32 sums (products are exact).
 func dotBF16(w []byte, x []uint16) float32 {
 	var acc [16]float32
-	for j := 0; j < len(x); j += 2 {
+	for j := 0; j+1 < len(x); j += 2 {
 		w0 := math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*j:])) << 16)
 		w1 := math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*j+2:])) << 16)
 		x0 := math.Float32frombits(uint32(x[j]) << 16)
@@ -129,6 +130,10 @@ func dotBF16(w []byte, x []uint16) float32 {
 		l := j / 2 % 16
 		acc[l] += float32(w1 * x1)
 		acc[l] += float32(w0 * x0)
+	}
+	if len(x)%2 == 1 { // an odd last element pairs with a zero
+		j := len(x) - 1
+		acc[j/2%16] += math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*j:]))<<16) * math.Float32frombits(uint32(x[j])<<16)
 	}
 	return sum16(&acc)
 }

@@ -5,6 +5,8 @@ package kernels
 import (
 	"unsafe"
 
+	"github.com/retrofit-llm/retrofit/sgemm"
+
 	"golang.org/x/sys/cpu"
 )
 
@@ -74,6 +76,12 @@ func gemvQ8_0AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs 
 func gemvQ4_0AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
 
 //go:noescape
+func gemvQ4_KAVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
+func gemvQ6_KAVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
 func gemvBF16AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
 
 //go:noescape
@@ -88,14 +96,16 @@ func dequantQ8_0AVX2(dst *float32, src *byte, nb int)
 func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C }
 
 // avx2Set serves CPUs without AVX-512: GEMV kernels (also looped for GEMM)
-// for Q8_0, Q4_0 and BF16, and row widening for Exact mode; the K-quants
-// run the portable kernels.
+// for Q8_0, Q4_0, Q4_K, Q6_K and BF16, and row widening for Exact mode of
+// BF16, F16 and Q8_0.
 var avx2Set = func() kernelSet {
 	k := genericSet
 	k.name = "avx2"
 	k.fast[Q8_0] = fastAsm(gemvQ8_0AVX2)
 	k.fast[Q4_0] = fastAsm(gemvQ4_0AVX2)
 	k.fast[BF16] = fastAsm(gemvBF16AVX2)
+	k.fast[Q4_K] = fastAsm(gemvQ4_KAVX2)
+	k.fast[Q6_K] = fastAsm(gemvQ6_KAVX2)
 	k.decode[BF16] = decodeAsm(dequantBF16AVX2)
 	k.decode[F16] = decodeAsm(dequantF16AVX2)
 	k.decode[Q8_0] = decodeAsm(dequantQ8_0AVX2)
@@ -137,6 +147,46 @@ func actQ8_0AVX512(q []int8, d []float32, x []float32) {
 	quantizeQ8_0Row(&q[0], &d[0], &x[0], len(x)/32)
 }
 
+//go:noescape
+func quantizeQ8_KRow(q *int8, d *float32, bs *int16, x *float32, nb int)
+
+func actQ8_KAVX512(q []int8, d []float32, bs []int16, x []float32) {
+	if len(x)%256 != 0 || len(q) < len(x) || len(d) < len(x)/256 || len(bs) < len(x)/16 {
+		panic("kernels: actQ8_KAVX512: bad lengths")
+	}
+	quantizeQ8_KRow(&q[0], &d[0], &bs[0], &x[0], len(x)/256)
+}
+
+//go:noescape
+func exactRowsBF16(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
+func exactRowsF16(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+// exactGEMV is Exact mode for decode (n ≤ 8, where sgemm takes its dot path)
+// with the widening fused into sgemm's AVX-512 dot: the same arithmetic in
+// the same order as widening the rows and calling sgemm, without the buffer.
+func exactGEMV(k func(w *byte, stride, nrows int, x *float32, n int, out *float32)) rowsKernel {
+	return func(c *call, r0, r1 int) {
+		w := c.w
+		if c.n > 8 || w.cols%16 != 0 || sgemm.Backend() != "avx512" {
+			exactDecode(c, r0, r1)
+			return
+		}
+		var out [asmTile]float32
+		for t := r0; t < r1; t += asmTile {
+			nr := min(asmTile, r1-t)
+			for i := 0; i < c.n; i++ {
+				k(&w.data[t*w.rowBytes], w.rowBytes, nr, &c.x[i*w.cols], w.cols, &out[0])
+				y := c.y[i*w.rows+t : i*w.rows+t+nr]
+				for j := range y {
+					c.store(&y[j], out[j])
+				}
+			}
+		}
+	}
+}
+
 func hasVNNI() bool {
 	return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX2
 }
@@ -153,6 +203,9 @@ var vnniSet = func() kernelSet {
 	k.fast[F16] = fastF16
 	k.actBF16 = actBF16AVX512
 	k.actQ8_0 = actQ8_0AVX512
+	k.actQ8_K = actQ8_KAVX512
+	k.exact[BF16] = exactGEMV(exactRowsBF16)
+	k.exact[F16] = exactGEMV(exactRowsF16)
 	k.fast[Q8_0] = gemmQ8Fast(fastAsm(gemvQ8_0VNNI))
 	k.fast[Q4_0] = gemmQ8Fast(fastAsm(gemvQ4_0VNNI))
 	k.fast[Q4_K] = gemmQ8Fast(fastAsm(gemvQ4_KAVX512))

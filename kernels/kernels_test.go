@@ -123,7 +123,7 @@ func forEachSet(t *testing.T, f func(t *testing.T)) {
 
 type shape struct{ rows, cols, n int }
 
-var shapes = []shape{{1, 256, 1}, {37, 512, 1}, {70, 256, 3}, {64, 768, 9}, {100, 512, 33}, {64, 768, 30}}
+var shapes = []shape{{1, 256, 1}, {37, 512, 1}, {70, 256, 3}, {64, 768, 9}, {100, 512, 33}, {64, 768, 30}, {7, 45, 7}}
 
 func TestNewMatrixErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -264,4 +264,43 @@ func TestMisalignedF32(t *testing.T) {
 			t.Fatalf("y[%d] = %g, want %g", i, y[i], ref[i])
 		}
 	}
+}
+
+// TestExactAsF32: in Exact mode a stored matrix multiplies bit for bit as
+// the F32 matrix of its widened values does, for decode and prefill shapes,
+// with and without accumulation, in every kernel set.
+func TestExactAsF32(t *testing.T) {
+	forEachSet(t, func(t *testing.T) {
+		for _, typ := range allTypes[1:] {
+			for _, s := range []shape{{70, 256, 1}, {64, 512, 3}, {40, 768, 9}, {33, 256, 40}} {
+				r := rand.New(rand.NewPCG(uint64(s.n), uint64(typ)+20))
+				raw := randWeights(r, typ, s.rows, s.cols)
+				w, _ := NewMatrix(typ, s.rows, s.cols, raw)
+				wd := dequant(t, typ, raw, s.rows*s.cols)
+				f32 := make([]byte, 4*len(wd))
+				for i, v := range wd {
+					binary.LittleEndian.PutUint32(f32[4*i:], math.Float32bits(float32(v)))
+				}
+				wf, _ := NewMatrix(F32, s.rows, s.cols, f32)
+				x := randX(r, s.n*s.cols)
+				for _, add := range []bool{false, true} {
+					y, yf := make([]float32, s.n*s.rows), make([]float32, s.n*s.rows)
+					mm := MatMul
+					if add {
+						mm = MatMulAdd
+						for i := range y {
+							y[i], yf[i] = 0.5, 0.5
+						}
+					}
+					mm(y, x, s.n, w, Exact, 2)
+					mm(yf, x, s.n, wf, Exact, 2)
+					for i := range y {
+						if math.Float32bits(y[i]) != math.Float32bits(yf[i]) {
+							t.Fatalf("%v %dx%d n=%d add=%v: y[%d] = %g, as F32 %g", typ, s.rows, s.cols, s.n, add, i, y[i], yf[i])
+						}
+					}
+				}
+			}
+		}
+	})
 }
