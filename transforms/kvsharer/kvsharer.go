@@ -16,6 +16,7 @@ import (
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/transforms"
+	"github.com/retrofit-llm/retrofit/transforms/align"
 )
 
 func init() {
@@ -26,6 +27,7 @@ func init() {
 			{Name: "share", Default: "0.25", Help: "fraction of layers to replace (0.25 or 1/3; rounded down, at least 1)"},
 			{Name: "threshold", Default: "0.5", Help: "keep a replacement when the cosine similarity of final hidden states stays above this"},
 			{Name: "order", Default: "dissimilar", Help: "visit layer pairs most dissimilar first (the paper) or similar first"},
+			{Name: "init", Default: "keep", Help: "keep: replaced layers change nothing else (the paper); align: fit each replaced layer's K/V maps onto its source and fold them into its q/o weights"},
 		},
 		Edit: edit,
 	}))
@@ -48,6 +50,10 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 		return nil, err
 	}
 	order, err := o.Choice("order", "dissimilar", "similar")
+	if err != nil {
+		return nil, err
+	}
+	init, err := o.Choice("init", "keep", "align")
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +130,11 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 	e, err := transforms.ShareKV(m, transforms.KVShare{KVSource: kv, Init: "keep"})
 	if err != nil {
 		return nil, err
+	}
+	if init == "align" {
+		if _, err := align.Apply(m, e, env); err != nil {
+			return nil, err
+		}
 	}
 	e.Notes = append(e.Notes, fmt.Sprintf("search: %d pairs tried on %d samples × %d tokens, %d of %d layers replaced",
 		tried, len(samples), len(samples[0]), replaced, target))
