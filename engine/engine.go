@@ -7,23 +7,55 @@ import (
 	"github.com/retrofit-llm/retrofit/model"
 )
 
-// Engine runs one model under one layout. Its weights are fp32 copies made
-// once by New and shared by the engines WithLayout derives. Forward calls on
-// one Engine are serialized (it owns reusable scratch buffers); use
-// WithLayout (or New) for another engine that runs concurrently.
+// Engine runs one model under one layout. It computes on the model's stored
+// weights (memory-mapped where the loader mapped the file; no fp32 copy),
+// shared by the engines WithLayout derives. Forward calls on one Engine are
+// serialized (it owns reusable scratch buffers); use WithLayout (or New) for
+// another engine that runs concurrently.
 type Engine struct {
 	w      *weights
 	cfg    model.Config
 	layout model.Layout
 	cands  [][]int // Depth-Attention candidates per layer
+	opts   Options
 
 	mu sync.Mutex
 	s  scratch
 }
 
-// New decodes the model's tensors to fp32 and returns an engine running the
-// model's own layout. The model may be closed afterwards.
-func New(m *model.Model) (*Engine, error) {
+// Mode selects the arithmetic of the matrix products.
+type Mode int
+
+const (
+	// Exact computes in fp32 with the weights widened exactly to fp32 (BF16
+	// and F16 widen without rounding), whatever their stored type: the
+	// results equal those of an fp32 copy of the model.
+	Exact Mode = iota
+	// Fast computes the way llama.cpp does: BF16 dot products, activations
+	// quantized per block to 8 bits against quantized weights.
+	Fast
+)
+
+func (m Mode) String() string {
+	if m == Fast {
+		return "fast"
+	}
+	return "exact"
+}
+
+// Options choose how an engine computes. The zero value is exact mode with
+// an fp32 KV cache.
+type Options struct {
+	Mode Mode
+}
+
+// New returns an exact-mode engine running the model's own layout.
+func New(m *model.Model) (*Engine, error) { return NewWith(m, Options{}) }
+
+// NewWith returns an engine running the model's own layout under opts. The
+// engine reads the model's stored tensor bytes in place: the model must stay
+// open (not Closed) while the engine is used.
+func NewWith(m *model.Model, opts Options) (*Engine, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
@@ -31,7 +63,7 @@ func New(m *model.Model) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{w: w, cfg: m.Config}
+	e := &Engine{w: w, cfg: m.Config, opts: opts}
 	if err := e.setLayout(m.Layout.Clone()); err != nil {
 		return nil, err
 	}
@@ -42,7 +74,7 @@ func New(m *model.Model) (*Engine, error) {
 // instance a layer that stops using its own K/V). It fails when l needs a
 // block, or K/V projections of a block, that the weights do not have.
 func (e *Engine) WithLayout(l model.Layout) (*Engine, error) {
-	n := &Engine{w: e.w, cfg: e.cfg}
+	n := &Engine{w: e.w, cfg: e.cfg, opts: e.opts}
 	if err := n.setLayout(l.Clone()); err != nil {
 		return nil, err
 	}
@@ -86,3 +118,15 @@ func (e *Engine) Layout() model.Layout { return e.layout.Clone() }
 // KVBytesPerToken returns the fp16-equivalent KV-cache bytes per token of the
 // engine's layout (model.KVBytesPerToken), the number papers report.
 func (e *Engine) KVBytesPerToken() int64 { return model.KVBytesPerToken(e.cfg, e.layout) }
+
+// Options returns the options the engine was made with.
+func (e *Engine) Options() Options { return e.opts }
+
+// WeightBytes returns the stored bytes of the weight matrices the engine
+// reads (what stays resident while it runs, besides the KV cache).
+func (e *Engine) WeightBytes() int64 { return e.w.bytes() }
+
+// matmul computes y[n × w.rows] = x[n × w.cols]·Wᵀ, added to y when acc.
+func (e *Engine) matmul(y, x []float32, n int, w *linear, acc bool) {
+	matmulExact(y, x, n, w, acc)
+}

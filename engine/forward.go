@@ -55,11 +55,11 @@ type Resume struct {
 
 // scratch holds buffers reused across Forward calls.
 type scratch struct {
-	x, xn, qkv, attn, gu, act []float32
-	cos, sin                  []float32
-	mix                       []float32
-	workers                   [][]float32
-	job                       attnJob
+	x, xn, q, k, v, attn, g, u []float32
+	cos, sin                   []float32
+	mix                        []float32
+	workers                    [][]float32
+	job                        attnJob
 }
 
 func growF(s []float32, n int) []float32 {
@@ -196,7 +196,7 @@ func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits []fl
 		copy(s.x[:n*h], opts.Resume.Input)
 	} else {
 		for i, id := range ids {
-			copy(s.x[i*h:(i+1)*h], e.w.embed[id*h:(id+1)*h])
+			e.w.embed.widen(s.x[i*h:(i+1)*h], id, id+1)
 		}
 	}
 	for l := first; l < c.Layers; l++ {
@@ -215,7 +215,7 @@ func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits []fl
 	r0 := max(from-off, 0)
 	if r0 < n {
 		v := c.VocabSize
-		sgemm.Gemm(false, true, n-r0, v, h, 1, s.xn[r0*h:], h, e.w.head, h, 0, logits[(off+r0-from)*v:], v)
+		e.matmul(logits[(off+r0-from)*v:], s.xn[r0*h:], n-r0, e.w.head, false)
 	}
 }
 
@@ -228,37 +228,38 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
 	qd, kvd := c.Heads*d, c.KVHeads*d
 	eps := float32(c.RMSEps)
 	stores := e.layout.StoresKV(l)
-	width := qd
-	if stores {
-		width += 2 * kvd
-	}
 
 	for i := 0; i < n; i++ {
 		rmsNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.attnNorm, eps)
 	}
-	s.qkv = growF(s.qkv, n*width)
-	sgemm.Gemm(false, true, n, width, h, 1, s.xn, h, b.wqkv, h, 0, s.qkv, width)
+	s.q = growF(s.q, n*qd)
+	e.matmul(s.q, s.xn, n, b.wq, false)
+	if stores {
+		s.k = growF(s.k, n*kvd)
+		s.v = growF(s.v, n*kvd)
+		e.matmul(s.k, s.xn, n, b.wk, false)
+		e.matmul(s.v, s.xn, n, b.wv, false)
+	}
 	half := d / 2
 	for i := 0; i < n; i++ {
-		row := s.qkv[i*width : (i+1)*width]
-		if b.bqkv != nil {
-			for j, bv := range b.bqkv[:width] {
-				row[j] += bv
-			}
-		}
+		q := s.q[i*qd : (i+1)*qd]
+		addBias(q, b.bq)
 		cs, sn := s.cos[i*half:(i+1)*half], s.sin[i*half:(i+1)*half]
 		for hd := 0; hd < c.Heads; hd++ {
-			q := row[hd*d : (hd+1)*d]
+			qh := q[hd*d : (hd+1)*d]
 			if b.qNorm != nil {
-				rmsNorm(q, q, b.qNorm, eps)
+				rmsNorm(qh, qh, b.qNorm, eps)
 			}
-			rope(q, cs, sn)
+			rope(qh, cs, sn)
 		}
 		if stores {
 			t := pos0 + i
 			kc := cache.k[l][t*kvd : (t+1)*kvd]
-			copy(kc, row[qd:qd+kvd])
-			copy(cache.v[l][t*kvd:(t+1)*kvd], row[qd+kvd:qd+2*kvd])
+			copy(kc, s.k[i*kvd:(i+1)*kvd])
+			addBias(kc, b.bk)
+			vc := cache.v[l][t*kvd : (t+1)*kvd]
+			copy(vc, s.v[i*kvd:(i+1)*kvd])
+			addBias(vc, b.bv)
 			for g := 0; g < c.KVHeads; g++ {
 				k := kc[g*d : (g+1)*d]
 				if b.kNorm != nil {
@@ -269,31 +270,38 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
 		}
 	}
 	if len(e.cands[l]) > 0 {
-		e.depthMix(l, n, pos0, width, cache)
+		e.depthMix(l, n, pos0, cache)
 	}
 
 	src := e.layout.KVSource[l]
 	s.attn = growF(s.attn, n*qd)
-	e.attention(s.qkv, width, cache.k[src], cache.v[src], s.attn, n, pos0)
-	sgemm.Gemm(false, true, n, h, qd, 1, s.attn, qd, b.wo, qd, 1, s.x, h)
+	e.attention(s.q, qd, cache.k[src], cache.v[src], s.attn, n, pos0)
+	e.matmul(s.x, s.attn, n, b.wo, true)
 
 	for i := 0; i < n; i++ {
 		rmsNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.mlpNorm, eps)
 	}
 	im := c.Intermediate
-	s.gu = growF(s.gu, n*2*im)
-	s.act = growF(s.act, n*im)
-	sgemm.Gemm(false, true, n, 2*im, h, 1, s.xn, h, b.wgu, h, 0, s.gu, 2*im)
-	for i := 0; i < n; i++ {
-		siluMul(s.act[i*im:(i+1)*im], s.gu[i*2*im:i*2*im+im], s.gu[i*2*im+im:(i+1)*2*im])
+	s.g = growF(s.g, n*im)
+	s.u = growF(s.u, n*im)
+	e.matmul(s.g, s.xn, n, b.wgate, false)
+	e.matmul(s.u, s.xn, n, b.wup, false)
+	siluMul(s.g, s.g, s.u)
+	e.matmul(s.x, s.g, n, b.wdown, true)
+}
+
+// addBias adds b to x (nothing when b is nil).
+func addBias(x, b []float32) {
+	for j, v := range b {
+		x[j] += v
 	}
-	sgemm.Gemm(false, true, n, h, im, 1, s.act, im, b.wdown, im, 1, s.x, h)
 }
 
 // depthMix replaces layer l's cached values at positions pos0..pos0+n-1 by
-// their Depth-Attention mix over the candidate layers (docs/methods.md).
+// their Depth-Attention mix over the candidate set e.cands[l] (layers that
+// store K/V, each once; docs/methods.md).
 // Keys are compared after RoPE: at one position the rotation cancels.
-func (e *Engine) depthMix(l, n, pos0, width int, cache *Cache) {
+func (e *Engine) depthMix(l, n, pos0 int, cache *Cache) {
 	c := e.cfg
 	d, kvd := c.HeadDim, c.KVHeads*c.HeadDim
 	grp := c.Heads / c.KVHeads
@@ -306,7 +314,7 @@ func (e *Engine) depthMix(l, n, pos0, width int, cache *Cache) {
 	invGrp := 1 / float32(grp)
 	for i := 0; i < n; i++ {
 		t := pos0 + i
-		row := s.qkv[i*width:]
+		row := s.q[i*c.Heads*d:]
 		for g := 0; g < c.KVHeads; g++ {
 			copy(qbar, row[g*grp*d:(g*grp+1)*d])
 			for hd := 1; hd < grp; hd++ {
@@ -320,8 +328,7 @@ func (e *Engine) depthMix(l, n, pos0, width int, cache *Cache) {
 			}
 			off := t*kvd + g*d
 			for j, cj := range cands {
-				src := e.layout.KVSource[cj]
-				sc[j] = sgemm.Dot(qbar, cache.k[src][off:off+d]) * scale
+				sc[j] = sgemm.Dot(qbar, cache.k[cj][off:off+d]) * scale
 			}
 			own := cache.v[l][off : off+d]
 			sc[nc-1] = sgemm.Dot(qbar, cache.k[l][off:off+d]) * scale
@@ -330,8 +337,7 @@ func (e *Engine) depthMix(l, n, pos0, width int, cache *Cache) {
 				acc[x] = 0
 			}
 			for j, cj := range cands {
-				src := e.layout.KVSource[cj]
-				sgemm.Axpy(sc[j], cache.v[src][off:off+d], acc)
+				sgemm.Axpy(sc[j], cache.v[cj][off:off+d], acc)
 			}
 			sgemm.Axpy(sc[nc-1], own, acc)
 			copy(own, acc)

@@ -221,8 +221,10 @@ func TestOptions(t *testing.T) {
 	}
 	// The head applied to Hidden gives the logits back.
 	var dot float64
+	head5 := make([]float32, c.Hidden)
+	e.w.head.widen(head5, 5, 6)
 	for j := 0; j < c.Hidden; j++ {
-		dot += float64(hidden[(n-1)*c.Hidden+j]) * float64(e.w.head[5*c.Hidden+j])
+		dot += float64(hidden[(n-1)*c.Hidden+j]) * float64(head5[j])
 	}
 	if d := dot - float64(all[(n-1)*v+5]); d > 1e-4 || d < -1e-4 {
 		t.Errorf("Hidden·head = %g, logit %g", dot, all[(n-1)*v+5])

@@ -169,7 +169,7 @@ func (n *Net) attentionBackward(tp *Tape, l int) {
 }
 
 // depthMixBackward back-propagates V'_l = Σ α_j V'_j + α_l v_l: it adds to
-// dq, dk of l and of the candidates' sources, dv of the candidates' sources,
+// dq, dk of l and of the candidates (layers that store K/V), dv of the candidates,
 // and replaces dv[l] by the gradient of l's own v.
 func (n *Net) depthMixBackward(tp *Tape, l int) {
 	c := n.Cfg
@@ -191,16 +191,14 @@ func (n *Net) depthMixBackward(tp *Tape, l int) {
 			a := lt.alpha[(i*c.KVHeads+g)*nc : (i*c.KVHeads+g+1)*nc]
 			dmix := dvl[off : off+d]
 			var s float32
-			for j, cj := range cands {
-				src := n.Layout.KVSource[cj]
+			for j, src := range cands {
 				da[j] = sgemm.Dot(dmix, tp.v[src][off:off+d])
 				s += a[j] * da[j]
 			}
 			da[nc-1] = sgemm.Dot(dmix, lt.vraw[off:off+d])
 			s += a[nc-1] * da[nc-1]
 			clear(dqbar)
-			for j, cj := range cands {
-				src := n.Layout.KVSource[cj]
+			for j, src := range cands {
 				sgemm.Axpy(a[j], dmix, tp.dv[src][off:off+d])
 				ds := a[j] * (da[j] - s) * scale
 				sgemm.Axpy(ds, tp.k[src][off:off+d], dqbar)

@@ -130,14 +130,14 @@ func (n *Net) depthMixForward(tp *Tape, l int) {
 			off := i*kvd + g*d
 			sc := lt.alpha[(i*c.KVHeads+g)*nc : (i*c.KVHeads+g+1)*nc]
 			for j, cj := range cands {
-				sc[j] = sgemm.Dot(qbar, tp.k[n.Layout.KVSource[cj]][off:off+d]) * scale
+				sc[j] = sgemm.Dot(qbar, tp.k[cj][off:off+d]) * scale
 			}
 			sc[nc-1] = sgemm.Dot(qbar, tp.k[l][off:off+d]) * scale
 			softmaxRow(sc)
 			acc := out[off : off+d]
 			clear(acc)
 			for j, cj := range cands {
-				sgemm.Axpy(sc[j], tp.v[n.Layout.KVSource[cj]][off:off+d], acc)
+				sgemm.Axpy(sc[j], tp.v[cj][off:off+d], acc)
 			}
 			sgemm.Axpy(sc[nc-1], lt.vraw[off:off+d], acc)
 		}

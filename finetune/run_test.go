@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/retrofit-llm/retrofit/loaders"
+	_ "github.com/retrofit-llm/retrofit/loaders/safetensors"
 )
 
 // byteEncoder maps bytes onto ids 0..30 (31 is EOS) of the tiny models.

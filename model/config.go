@@ -155,15 +155,25 @@ func (l Layout) BlockHasKV(p int) bool {
 	return false
 }
 
-// DepthCandidates returns C(l), the earlier layers whose K and stored V layer l
-// mixes (empty unless DepthMix[l]); see docs/methods.md.
+// DepthCandidates returns the layers whose key and stored value enter layer
+// l's depth softmax besides its own (empty unless DepthMix[l]), in increasing
+// order; see docs/methods.md. A candidate j of C(l) = {j < l : j mod stride
+// = 0} ∪ {j : l − window ≤ j < l} stands for the K/V it reads, KVSource[j],
+// and the result is the set C'(l) = {KVSource[j] : j ∈ C(l)}: a layer whose
+// K/V several candidates read enters once. Every entry stores K/V.
 func (l Layout) DepthCandidates(layer int) []int {
 	if layer >= len(l.DepthMix) || !l.DepthMix[layer] {
 		return nil
 	}
-	var c []int
+	in := make([]bool, layer)
 	for j := 0; j < layer; j++ {
 		if (l.DepthStride > 0 && j%l.DepthStride == 0) || (l.DepthWindow > 0 && j >= layer-l.DepthWindow) {
+			in[l.KVSource[j]] = true
+		}
+	}
+	var c []int
+	for j, ok := range in {
+		if ok {
 			c = append(c, j)
 		}
 	}

@@ -40,11 +40,7 @@ func Load(t testing.TB, name string) *Refs {
 		r.Rows[n] = tt.shape[0]
 		switch tt.dtype {
 		case "F32":
-			v := make([]float32, len(tt.raw)/4)
-			for i := range v {
-				v[i] = math.Float32frombits(binary.LittleEndian.Uint32(tt.raw[4*i:]))
-			}
-			r.F32[n] = v
+			r.F32[n] = f32s(tt.raw)
 		case "I32":
 			v := make([]int, len(tt.raw)/4)
 			for i := range v {
@@ -68,6 +64,32 @@ func Load(t testing.TB, name string) *Refs {
 	}
 	r.PPL, r.Toks = meta.PPL, meta.Toks
 	return r
+}
+
+// LoadArrays reads a fixture safetensors file of F32 arrays by name.
+func LoadArrays(t testing.TB, file string) map[string][]float32 {
+	t.Helper()
+	path := testutil.Fixture(t, file)
+	tensors, err := readSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]float32{}
+	for n, tt := range tensors {
+		if tt.dtype != "F32" {
+			t.Fatalf("%s: tensor %q: dtype %s, want F32", path, n, tt.dtype)
+		}
+		out[n] = f32s(tt.raw)
+	}
+	return out
+}
+
+func f32s(raw []byte) []float32 {
+	v := make([]float32, len(raw)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return v
 }
 
 type rawTensor struct {

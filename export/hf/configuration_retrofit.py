@@ -120,8 +120,11 @@ class RetrofitConfig(PreTrainedConfig):
         r = self.retrofit
         if not r["depth_mix"][layer]:
             return []
-        stride, window = r["depth_stride"], r["depth_window"]
-        return [j for j in range(layer) if (stride > 0 and j % stride == 0) or (window > 0 and j >= layer - window)]
+        stride, window, src = r["depth_stride"], r["depth_window"], r["kv_source"]
+        # A candidate j stands for the K/V it reads, kv_source[j]; the
+        # candidates form a set, so a shared K/V enters the softmax once.
+        c = {src[j] for j in range(layer) if (stride > 0 and j % stride == 0) or (window > 0 and j >= layer - window)}
+        return sorted(c)
 
     def kv_slots(self):
         """Cache slot of each layer that stores K/V (producers), in layer order."""

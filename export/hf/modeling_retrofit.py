@@ -8,7 +8,9 @@ config.retrofit:
   (after q_norm) scores the keys (after k_norm) of its candidate layers and its
   own key at the same position; the softmax weights mix the candidates' stored
   values with its own value, and the mixed value is what it attends with and
-  caches.
+  caches. A candidate stands for the K/V it reads (kv_source), and each stored
+  K/V enters the softmax once however many candidates read it; a layer that
+  reads another's K/V does not mix.
 - layer_map: logical layer i runs physical block layer_map[i]; weights are
   named model.layers.{block}.*.
 The KV cache holds one entry per producer layer, in layer order.

@@ -1,0 +1,78 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Qwen3-0.6B weight shapes (rows = outputs, cols = inputs).
+var benchShapes = []struct {
+	name       string
+	rows, cols int
+}{
+	{"o_1024x1024", 1024, 1024},
+	{"q_2048x1024", 2048, 1024},
+	{"up_3072x1024", 3072, 1024},
+	{"down_1024x3072", 1024, 3072},
+	{"head_151936x1024", 151936, 1024},
+}
+
+// benchMatMul reports GB/s of weight bytes (GEMV, n = 1) or GFLOP/s (GEMM).
+// Threads: -cpu sets GOMAXPROCS, which MatMul uses.
+func benchMatMul(b *testing.B, typ Type, mode Mode, rows, cols, n int) {
+	r := rand.New(rand.NewPCG(1, 2))
+	w, err := NewMatrix(typ, rows, cols, randWeights(r, typ, rows, cols))
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := randX(r, n*cols)
+	y := make([]float32, n*rows)
+	MatMul(y, x, n, w, mode, 0)
+	b.ResetTimer()
+	for b.Loop() {
+		MatMul(y, x, n, w, mode, 0)
+	}
+	s := b.Elapsed().Seconds() / float64(b.N)
+	if n == 1 {
+		b.ReportMetric(float64(len(w.Data()))/s/1e9, "GB/s")
+	} else {
+		b.ReportMetric(2*float64(n*rows*cols)/s/1e9, "GFLOP/s")
+	}
+}
+
+// BenchmarkGEMV: decode, one activation row.
+//
+//	go test ./kernels -run - -bench GEMV -cpu 2
+func BenchmarkGEMV(b *testing.B) {
+	for _, typ := range []Type{F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
+		for _, mode := range []Mode{Exact, Fast} {
+			for _, s := range benchShapes {
+				if (typ == F32 || typ == F16) && mode == Fast {
+					continue // Fast is Exact for these
+				}
+				b.Run(fmt.Sprintf("%v/%v/%s", typ, mode, s.name), func(b *testing.B) {
+					benchMatMul(b, typ, mode, s.rows, s.cols, 1)
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkGEMM: prefill, 512 activation rows.
+//
+//	go test ./kernels -run - -bench GEMM -cpu 2
+func BenchmarkGEMM(b *testing.B) {
+	for _, typ := range []Type{F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
+		for _, mode := range []Mode{Exact, Fast} {
+			for _, s := range benchShapes[:4] {
+				if (typ == F32 || typ == F16) && mode == Fast {
+					continue
+				}
+				b.Run(fmt.Sprintf("%v/%v/%s", typ, mode, s.name), func(b *testing.B) {
+					benchMatMul(b, typ, mode, s.rows, s.cols, 512)
+				})
+			}
+		}
+	}
+}
