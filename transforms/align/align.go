@@ -27,6 +27,8 @@ package align
 import (
 	"fmt"
 	"math"
+	"os"
+	"strconv"
 
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/model"
@@ -83,7 +85,25 @@ func Apply(m *model.Model, e *transforms.Edit, env transforms.Env) ([]Fit, error
 	if err := calibrate(m, e, pool, stats, env); err != nil {
 		return nil, err
 	}
-	return fold(m, e, stats)
+	fits, err := fold(m, e, stats)
+	if err != nil {
+		return nil, err
+	}
+	if r := os.Getenv("ALIGN_RIDGE"); r != "" {
+		ridge, _ := strconv.ParseFloat(r, 64)
+		var layers []int
+		for _, st := range stats {
+			layers = append(layers, st.layer)
+		}
+		outs, err := refitOut(m, e, layers, ridge, os.Getenv("ALIGN_DRIFT") != "", env)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range outs {
+			e.Notes = append(e.Notes, fmt.Sprintf("align layer %d o_proj refit: attention output explained %.3f (V-map fold) → %.3f", o.Layer, o.VFold, o.Refitted))
+		}
+	}
+	return fits, nil
 }
 
 // calibrate runs the samples through the original model (targets) and, when
