@@ -1,11 +1,12 @@
 package engine
 
 import (
-	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
+	"github.com/retrofit-llm/retrofit/internal/numerics"
+	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/sgemm"
 )
 
@@ -21,6 +22,7 @@ type attnJob struct {
 	q          []float32 // rows of width stride; head h at column h·d
 	stride     int
 	k, v       []float32 // cache rows of kvd
+	kh, vh     []uint16  // fp16 cache rows of kvd (decode from an F16 cache; k, v unused)
 	out        []float32 // [n × qd]
 	n, pos0    int
 	blocks     int // query blocks per head
@@ -31,12 +33,30 @@ type attnJob struct {
 	groupHeads int
 }
 
-// attention computes e.s.attn from the queries in q.
-func (e *Engine) attention(q []float32, stride int, k, v, out []float32, n, pos0 int) {
+// attend computes e.s.attn from the queries in e.s.q over layer src's
+// cached keys and values of positions 0..pos0+n-1. An fp16 cache is read in
+// place by one-token decode; otherwise rows not stored as F32 are widened
+// to fp32 first.
+func (e *Engine) attend(cache *Cache, src, n, pos0 int) {
+	s := &e.s
+	qd := e.cfg.Heads * e.cfg.HeadDim
+	if cache.typ == model.F16 && n == 1 {
+		d := cache.kvd
+		e.attention(s.q, qd, nil, nil, cache.kh[src][:(pos0+1)*d], cache.vh[src][:(pos0+1)*d], s.attn, n, pos0)
+		return
+	}
+	var k, v []float32
+	k, v, s.kw, s.vw = cache.rows(src, 0, pos0+n, s.kw, s.vw)
+	e.attention(s.q, qd, k, v, nil, nil, s.attn, n, pos0)
+}
+
+// attention computes out from the queries in q.
+func (e *Engine) attention(q []float32, stride int, k, v []float32, kh, vh []uint16, out []float32, n, pos0 int) {
 	c := e.cfg
 	grp := c.Heads / c.KVHeads
 	j := &e.s.job
 	j.e, j.q, j.stride, j.k, j.v, j.out, j.n, j.pos0, j.groupHeads = e, q, stride, k, v, out, n, pos0, grp
+	j.kh, j.vh = kh, vh
 	j.grouped, j.blocks = false, 0
 	j.next.Store(0)
 	if n == 1 {
@@ -95,19 +115,22 @@ func (j *attnJob) block(w, h, b int) {
 	rows, keys := i1-i0, j.pos0+i1
 	sb := growF(j.e.s.workers[w], rows*keys)
 	j.e.s.workers[w] = sb
-	scale := float32(1 / math.Sqrt(float64(d)))
+	scale := numerics.ScoreScale(d)
 	sgemm.Gemm(false, true, rows, keys, d, scale, j.q[i0*j.stride+h*d:], j.stride, j.k[g*d:], kvd, 0, sb, keys)
 	for r := 0; r < rows; r++ {
 		row := sb[r*keys : (r+1)*keys]
 		valid := j.pos0 + i0 + r + 1
-		softmax(row[:valid])
-		clear(row[valid:])
+		numerics.SoftmaxCausal(row, valid)
 	}
 	sgemm.Gemm(false, false, rows, d, keys, 1, sb, keys, j.v[g*d:], kvd, 0, j.out[i0*qd+h*d:], qd)
 }
 
 // group attends the single query token's heads of KV group g.
 func (j *attnJob) group(w, g int) {
+	if j.kh != nil {
+		j.groupF16(w, g)
+		return
+	}
 	c := j.e.cfg
 	d, kvd := c.HeadDim, c.KVHeads*c.HeadDim
 	gh := j.groupHeads
@@ -115,7 +138,7 @@ func (j *attnJob) group(w, g int) {
 	sb := growF(j.e.s.workers[w], gh*keys+gh)
 	j.e.s.workers[w] = sb
 	sums := sb[gh*keys:]
-	scale := float32(1 / math.Sqrt(float64(d)))
+	scale := numerics.ScoreScale(d)
 	q := j.q[g*gh*d:]
 	sgemm.Gemm(false, true, gh, keys, d, scale, q, d, j.k[g*d:], kvd, 0, sb, keys)
 	// Unnormalized softmax weights (max subtracted); P·V row by row, each
@@ -124,7 +147,7 @@ func (j *attnJob) group(w, g int) {
 	// below 1e-12 of the largest are skipped: they change nothing in fp32
 	// and would run the multiply on denormals.
 	for r := 0; r < gh; r++ {
-		sums[r] = expRow(sb[r*keys : (r+1)*keys])
+		sums[r] = numerics.ExpRow(sb[r*keys : (r+1)*keys])
 	}
 	out := j.out[g*gh*d : (g+1)*gh*d]
 	clear(out)
@@ -136,6 +159,33 @@ func (j *attnJob) group(w, g int) {
 			}
 		}
 	}
+	for r := 0; r < gh; r++ {
+		sgemm.Scale(1/sums[r], out[r*d:(r+1)*d])
+	}
+}
+
+// groupF16 is group over an fp16 cache: the scores of the group's heads
+// against each key row, a whole row at a time (dotsF16), the exponentials,
+// then the weighted sum of the value rows (axpysF16), normalized at the end.
+func (j *attnJob) groupF16(w, g int) {
+	c := j.e.cfg
+	d, kvd := c.HeadDim, c.KVHeads*c.HeadDim
+	gh := j.groupHeads
+	keys := j.pos0 + 1
+	sb := growF(j.e.s.workers[w], gh*keys+gh+gh*d)
+	j.e.s.workers[w] = sb
+	sums, qs := sb[gh*keys:gh*keys+gh], sb[gh*keys+gh:]
+	scale := numerics.ScoreScale(d)
+	for i, x := range j.q[g*gh*d : (g+1)*gh*d] {
+		qs[i] = x * scale
+	}
+	dotsF16(sb, qs, j.kh[g*d:], kvd, keys, d, gh)
+	for r := 0; r < gh; r++ {
+		sums[r] = numerics.ExpRow(sb[r*keys : (r+1)*keys])
+	}
+	out := j.out[g*gh*d : (g+1)*gh*d]
+	clear(out)
+	axpysF16(out, sb, j.vh[g*d:], kvd, keys, d, gh)
 	for r := 0; r < gh; r++ {
 		sgemm.Scale(1/sums[r], out[r*d:(r+1)*d])
 	}

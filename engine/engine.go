@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/retrofit-llm/retrofit/model"
@@ -43,10 +44,64 @@ func (m Mode) String() string {
 	return "exact"
 }
 
+// CacheKind selects the element type of the KV cache.
+type CacheKind int
+
+const (
+	// CacheDefault is F32 in exact mode and F16 in fast mode.
+	CacheDefault CacheKind = iota
+	CacheF32
+	CacheF16
+	CacheQ8_0
+)
+
 // Options choose how an engine computes. The zero value is exact mode with
 // an fp32 KV cache.
 type Options struct {
-	Mode Mode
+	Mode  Mode
+	Cache CacheKind
+}
+
+// CacheType returns the element type of the engine's KV caches.
+func (o Options) CacheType() model.DType {
+	switch o.Cache {
+	case CacheF32:
+		return model.F32
+	case CacheF16:
+		return model.F16
+	case CacheQ8_0:
+		return model.Q8_0
+	}
+	if o.Mode == Fast {
+		return model.F16
+	}
+	return model.F32
+}
+
+// ParseOptions reads a mode ("exact" or "fast", "" for exact) and a cache
+// type ("f32", "f16", "q8_0", "" for the mode's default), as the command
+// line spells them.
+func ParseOptions(mode, cache string) (Options, error) {
+	var o Options
+	switch strings.ToLower(mode) {
+	case "", "exact":
+	case "fast":
+		o.Mode = Fast
+	default:
+		return o, fmt.Errorf("engine: unknown mode %q (exact or fast)", mode)
+	}
+	switch strings.ToLower(cache) {
+	case "":
+	case "f32":
+		o.Cache = CacheF32
+	case "f16":
+		o.Cache = CacheF16
+	case "q8_0":
+		o.Cache = CacheQ8_0
+	default:
+		return o, fmt.Errorf("engine: unknown KV cache type %q (f32, f16 or q8_0)", cache)
+	}
+	return o, nil
 }
 
 // New returns an exact-mode engine running the model's own layout.
@@ -126,7 +181,12 @@ func (e *Engine) Options() Options { return e.opts }
 // reads (what stays resident while it runs, besides the KV cache).
 func (e *Engine) WeightBytes() int64 { return e.w.bytes() }
 
-// matmul computes y[n × w.rows] = x[n × w.cols]·Wᵀ, added to y when acc.
-func (e *Engine) matmul(y, x []float32, n int, w *linear, acc bool) {
-	matmulExact(y, x, n, w, acc)
+// WithOptions returns an engine running the same weights and layout under
+// other options (mode, cache type).
+func (e *Engine) WithOptions(o Options) *Engine {
+	n := &Engine{w: e.w, cfg: e.cfg, opts: o}
+	if err := n.setLayout(e.layout.Clone()); err != nil {
+		panic(err) // the layout was valid for these weights
+	}
+	return n
 }

@@ -2,9 +2,9 @@ package engine
 
 import (
 	"fmt"
-	"math"
 
-	"github.com/retrofit-llm/retrofit/sgemm"
+	"github.com/retrofit-llm/retrofit/internal/numerics"
+	"github.com/retrofit-llm/retrofit/model"
 )
 
 // chunkTokens is the most tokens a prefill pushes through the layers at once;
@@ -19,6 +19,12 @@ type ForwardOptions struct {
 	// LogitsFrom returns only the logits of tokens LogitsFrom.. of this call
 	// (ignored when LastOnly is set).
 	LogitsFrom int
+	// OnLogits, if set, receives the logits instead of the return value
+	// (Forward returns nil): it is called with consecutive blocks of rows,
+	// row0 being the index in ids of the block's first row, and
+	// logits [rows × vocab] scratch valid during the call. Scoring long
+	// inputs against a large vocabulary this way keeps memory bounded.
+	OnLogits func(row0 int, logits []float32)
 	// Logits, when large enough, receives the logits instead of a new slice
 	// (generation reuses one buffer per token).
 	Logits []float32
@@ -62,6 +68,9 @@ type scratch struct {
 	x, xn, q, k, v, attn, g, u []float32
 	cos, sin                   []float32
 	mix                        []float32
+	mixK, mixV, mixKB, mixVB   [][]float32 // Depth-Attention rows by layer
+	kw, vw                     []float32   // keys and values widened from a non-F32 cache
+	logits                     []float32   // a block of rows for OnLogits
 	workers                    [][]float32
 	job                        attnJob
 }
@@ -115,7 +124,9 @@ func (e *Engine) Forward(ids []int, cache *Cache, opts *ForwardOptions) ([]float
 		first = r.Layer
 	}
 	logits := opts.Logits
-	if need := (n - from) * c.VocabSize; cap(logits) >= need {
+	if need := (n - from) * c.VocabSize; opts.OnLogits != nil {
+		logits = nil
+	} else if cap(logits) >= need {
 		logits = logits[:need]
 	} else {
 		logits = make([]float32, need)
@@ -129,10 +140,10 @@ func (e *Engine) Forward(ids []int, cache *Cache, opts *ForwardOptions) ([]float
 		cache.n = start + c1
 	}
 	if opts.CaptureKV != nil {
-		kvd := cache.kvd
-		for l := range cache.k {
-			if cache.k[l] != nil {
-				opts.CaptureKV(l, cache.k[l][start*kvd:(start+n)*kvd], cache.v[l][start*kvd:(start+n)*kvd])
+		for l, st := range cache.stores {
+			if st {
+				k, v, _, _ := cache.rows(l, start, start+n, nil, nil)
+				opts.CaptureKV(l, k, v)
 			}
 		}
 	}
@@ -152,18 +163,15 @@ func (e *Engine) resume(r *Resume, cache *Cache, n int) error {
 		return fmt.Errorf("engine: Forward: Resume takes at most %d tokens, got %d", chunkTokens, n)
 	case len(r.Input) != n*c.Hidden:
 		return fmt.Errorf("engine: Forward: Resume.Input holds %d values, %d tokens need %d", len(r.Input), n, n*c.Hidden)
-	case r.Cache == nil || r.Cache.n != n || r.Cache.kvd != cache.kvd || len(r.Cache.k) != len(cache.k):
-		return fmt.Errorf("engine: Forward: Resume.Cache must hold the same %d tokens of this model", n)
+	case r.Cache == nil || r.Cache.n != n || r.Cache.kvd != cache.kvd || len(r.Cache.stores) != len(cache.stores) || r.Cache.typ != cache.typ:
+		return fmt.Errorf("engine: Forward: Resume.Cache must hold the same %d tokens of this model, in a cache of the same type", n)
 	}
 	for l := 0; l < r.Layer; l++ {
-		if (r.Cache.k[l] == nil) != (cache.k[l] == nil) {
+		if r.Cache.stores[l] != cache.stores[l] {
 			return fmt.Errorf("engine: Forward: Resume at layer %d, but layer %d stores K/V differently in the two layouts", r.Layer, l)
 		}
-		if cache.k[l] != nil {
-			copy(cache.k[l][:n*cache.kvd], r.Cache.k[l][:n*cache.kvd])
-			copy(cache.v[l][:n*cache.kvd], r.Cache.v[l][:n*cache.kvd])
-		}
 	}
+	cache.copyPrefix(r.Cache, r.Layer, n)
 	return nil
 }
 
@@ -171,11 +179,11 @@ func (e *Engine) checkCache(cache *Cache) error {
 	if cache == nil {
 		return fmt.Errorf("engine: Forward: nil cache")
 	}
-	if len(cache.k) != e.cfg.Layers || cache.kvd != e.cfg.KVHeads*e.cfg.HeadDim {
+	if len(cache.stores) != e.cfg.Layers || cache.kvd != e.cfg.KVHeads*e.cfg.HeadDim {
 		return fmt.Errorf("engine: Forward: the cache was made for another model")
 	}
-	for l := range cache.k {
-		if (cache.k[l] != nil) != e.layout.StoresKV(l) {
+	for l, st := range cache.stores {
+		if st != e.layout.StoresKV(l) {
 			return fmt.Errorf("engine: Forward: the cache was made for another layout (layer %d)", l)
 		}
 	}
@@ -195,7 +203,7 @@ func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits []fl
 	half := c.HeadDim / 2
 	s.cos = growF(s.cos, n*half)
 	s.sin = growF(s.sin, n*half)
-	ropeTable(s.cos, s.sin, pos0, n, c.HeadDim, c.RopeTheta)
+	numerics.RopeTable(s.cos, s.sin, pos0, n, c.HeadDim, c.RopeTheta)
 	if first > 0 {
 		copy(s.x[:n*h], opts.Resume.Input)
 	} else {
@@ -211,7 +219,7 @@ func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits []fl
 	}
 	eps := float32(c.RMSEps)
 	for i := 0; i < n; i++ {
-		rmsNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], e.w.finalNorm, eps)
+		numerics.RMSNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], e.w.finalNorm, eps)
 	}
 	if hidden != nil {
 		copy(hidden[off*h:(off+n)*h], s.xn)
@@ -219,7 +227,18 @@ func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits []fl
 	r0 := max(from-off, 0)
 	if r0 < n {
 		v := c.VocabSize
-		e.matmul(logits[(off+r0-from)*v:], s.xn[r0*h:], n-r0, e.w.head, false)
+		if opts.OnLogits == nil {
+			e.matmul(logits[(off+r0-from)*v:], s.xn[r0*h:], n-r0, e.w.head, false)
+			return
+		}
+		// Blocks of at most ~64 MB of logits.
+		rows := max(1, (64<<20)/(4*v))
+		for b0 := r0; b0 < n; b0 += rows {
+			b1 := min(b0+rows, n)
+			s.logits = growF(s.logits, (b1-b0)*v)
+			e.matmul(s.logits, s.xn[b0*h:], b1-b0, e.w.head, false)
+			opts.OnLogits(off+b0, s.logits)
+		}
 	}
 }
 
@@ -235,7 +254,7 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache, attnOut func(int, []float32
 	stores := e.layout.StoresKV(l)
 
 	for i := 0; i < n; i++ {
-		rmsNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.attnNorm, eps)
+		numerics.RMSNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.attnNorm, eps)
 	}
 	s.q = growF(s.q, n*qd)
 	e.matmul(s.q, s.xn, n, b.wq, false)
@@ -253,25 +272,22 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache, attnOut func(int, []float32
 		for hd := 0; hd < c.Heads; hd++ {
 			qh := q[hd*d : (hd+1)*d]
 			if b.qNorm != nil {
-				rmsNorm(qh, qh, b.qNorm, eps)
+				numerics.RMSNorm(qh, qh, b.qNorm, eps)
 			}
-			rope(qh, cs, sn)
+			numerics.Rope(qh, cs, sn)
 		}
 		if stores {
-			t := pos0 + i
-			kc := cache.k[l][t*kvd : (t+1)*kvd]
-			copy(kc, s.k[i*kvd:(i+1)*kvd])
+			kc, vc := s.k[i*kvd:(i+1)*kvd], s.v[i*kvd:(i+1)*kvd]
 			addBias(kc, b.bk)
-			vc := cache.v[l][t*kvd : (t+1)*kvd]
-			copy(vc, s.v[i*kvd:(i+1)*kvd])
 			addBias(vc, b.bv)
 			for g := 0; g < c.KVHeads; g++ {
 				k := kc[g*d : (g+1)*d]
 				if b.kNorm != nil {
-					rmsNorm(k, k, b.kNorm, eps)
+					numerics.RMSNorm(k, k, b.kNorm, eps)
 				}
-				rope(k, cs, sn)
+				numerics.Rope(k, cs, sn)
 			}
+			cache.put(l, pos0+i, kc, vc)
 		}
 	}
 	if len(e.cands[l]) > 0 {
@@ -280,21 +296,21 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache, attnOut func(int, []float32
 
 	src := e.layout.KVSource[l]
 	s.attn = growF(s.attn, n*qd)
-	e.attention(s.q, qd, cache.k[src], cache.v[src], s.attn, n, pos0)
+	e.attend(cache, src, n, pos0)
 	if attnOut != nil {
 		attnOut(l, s.attn[:n*qd])
 	}
 	e.matmul(s.x, s.attn, n, b.wo, true)
 
 	for i := 0; i < n; i++ {
-		rmsNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.mlpNorm, eps)
+		numerics.RMSNorm(s.xn[i*h:(i+1)*h], s.x[i*h:(i+1)*h], b.mlpNorm, eps)
 	}
 	im := c.Intermediate
 	s.g = growF(s.g, n*im)
 	s.u = growF(s.u, n*im)
 	e.matmul(s.g, s.xn, n, b.wgate, false)
 	e.matmul(s.u, s.xn, n, b.wup, false)
-	siluMul(s.g, s.g, s.u)
+	numerics.SiLUMul(s.g, s.g, s.u)
 	e.matmul(s.x, s.g, n, b.wdown, true)
 }
 
@@ -307,48 +323,51 @@ func addBias(x, b []float32) {
 
 // depthMix replaces layer l's cached values at positions pos0..pos0+n-1 by
 // their Depth-Attention mix over the candidate set e.cands[l] (layers that
-// store K/V, each once; docs/methods.md).
-// Keys are compared after RoPE: at one position the rotation cancels.
+// store K/V, each once; docs/methods.md). Keys are compared after RoPE: at
+// one position the rotation cancels.
 func (e *Engine) depthMix(l, n, pos0 int, cache *Cache) {
 	c := e.cfg
 	d, kvd := c.HeadDim, c.KVHeads*c.HeadDim
 	grp := c.Heads / c.KVHeads
-	cands := e.cands[l]
 	s := &e.s
-	nc := len(cands) + 1
+	nc := len(e.cands[l]) + 1
 	s.mix = growF(s.mix, 2*d+nc)
-	qbar, acc, sc := s.mix[:d], s.mix[d:2*d], s.mix[2*d:]
-	scale := float32(1 / math.Sqrt(float64(d)))
-	invGrp := 1 / float32(grp)
+	qbar, acc, alpha := s.mix[:d], s.mix[d:2*d], s.mix[2*d:]
+	scale := numerics.ScoreScale(d)
+	ks, vs := e.mixRows(cache, l, pos0, n)
+	dm := numerics.Depth{Cands: e.cands[l], K: ks, V: vs}
 	for i := 0; i < n; i++ {
-		t := pos0 + i
-		row := s.q[i*c.Heads*d:]
 		for g := 0; g < c.KVHeads; g++ {
-			copy(qbar, row[g*grp*d:(g*grp+1)*d])
-			for hd := 1; hd < grp; hd++ {
-				q := row[(g*grp+hd)*d : (g*grp+hd+1)*d]
-				for x := range qbar {
-					qbar[x] += q[x]
-				}
-			}
-			for x := range qbar {
-				qbar[x] *= invGrp
-			}
-			off := t*kvd + g*d
-			for j, cj := range cands {
-				sc[j] = sgemm.Dot(qbar, cache.k[cj][off:off+d]) * scale
-			}
-			own := cache.v[l][off : off+d]
-			sc[nc-1] = sgemm.Dot(qbar, cache.k[l][off:off+d]) * scale
-			softmax(sc[:nc])
-			for x := range acc {
-				acc[x] = 0
-			}
-			for j, cj := range cands {
-				sgemm.Axpy(sc[j], cache.v[cj][off:off+d], acc)
-			}
-			sgemm.Axpy(sc[nc-1], own, acc)
-			copy(own, acc)
+			numerics.GroupMean(qbar, s.q[i*c.Heads*d:], g, grp, d)
+			dm.Off = i*kvd + g*d
+			dm.Key, dm.Value = ks[l][dm.Off:dm.Off+d], vs[l][dm.Off:dm.Off+d]
+			dm.Mix(acc, alpha, qbar, scale)
+			copy(dm.Value, acc)
 		}
 	}
+	if cache.typ != model.F32 { // store the mixed values
+		for i := 0; i < n; i++ {
+			cache.putV(l, pos0+i, vs[l][i*kvd:(i+1)*kvd])
+		}
+	}
+}
+
+// mixRows returns, for layer l and its Depth-Attention candidates, the keys
+// and values of positions [pos0, pos0+n) as fp32 [n × kvd] by layer: views
+// of an F32 cache, widened copies of another.
+func (e *Engine) mixRows(cache *Cache, l, pos0, n int) (ks, vs [][]float32) {
+	s := &e.s
+	L := e.cfg.Layers
+	if len(s.mixK) < L {
+		s.mixK, s.mixV = make([][]float32, L), make([][]float32, L)
+		s.mixKB, s.mixVB = make([][]float32, L), make([][]float32, L)
+	}
+	for i := 0; i <= len(e.cands[l]); i++ {
+		x := l
+		if i < len(e.cands[l]) {
+			x = e.cands[l][i]
+		}
+		s.mixK[x], s.mixV[x], s.mixKB[x], s.mixVB[x] = cache.rows(x, pos0, pos0+n, s.mixKB[x], s.mixVB[x])
+	}
+	return s.mixK, s.mixV
 }

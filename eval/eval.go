@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/retrofit-llm/retrofit/engine"
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 )
 
 // Options tune Perplexity.
@@ -85,15 +86,15 @@ func Perplexity(e *engine.Engine, ids []int, opts Options) (Result, error) {
 		first := scored - b           // first input row whose target is new
 		cache.Reset()
 		fopts.LogitsFrom = first
-		logits, err := e.Forward(ids[b:end], cache, fopts)
-		if err != nil {
-			return res, fmt.Errorf("eval: window at token %d: %w", b, err)
+		fopts.OnLogits = func(row0 int, logits []float32) {
+			for i := row0; i < row0+len(logits)/v; i++ {
+				x := numerics.NLL(logits[(i-row0)*v:(i-row0+1)*v], ids[b+i+1])
+				res.NLLs = append(res.NLLs, float32(x))
+				sum += x
+			}
 		}
-		fopts.Logits = logits
-		for i := first; i < end-b; i++ {
-			x := nll(logits[(i-first)*v:(i-first+1)*v], ids[b+i+1])
-			res.NLLs = append(res.NLLs, float32(x))
-			sum += x
+		if _, err := e.Forward(ids[b:end], cache, fopts); err != nil {
+			return res, fmt.Errorf("eval: window at token %d: %w", b, err)
 		}
 		fed += end - b
 		scored = end
@@ -110,17 +111,4 @@ func Perplexity(e *engine.Engine, ids []int, opts Options) (Result, error) {
 		res.TokensPerSec = float64(fed) / s
 	}
 	return res, nil
-}
-
-// nll returns -log softmax(row)[target], accumulated in float64.
-func nll(row []float32, target int) float64 {
-	m := row[0]
-	for _, x := range row {
-		m = max(m, x)
-	}
-	var s float64
-	for _, x := range row {
-		s += math.Exp(float64(x - m))
-	}
-	return math.Log(s) - float64(row[target]-m)
 }

@@ -2,7 +2,9 @@ package export
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -21,6 +23,9 @@ type GGUFOptions struct {
 	Unroll bool
 	// Progress, when set, is called after each tensor with (done, total).
 	Progress func(done, total int)
+	// Context, when set, stops the write between chunks once cancelled;
+	// nothing is left behind.
+	Context context.Context
 }
 
 // ggufFileType is general.file_type (llama.cpp's LlamaFileType) per DType.
@@ -60,6 +65,12 @@ func GGUF(m *model.Model, path string, opts GGUFOptions) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
 	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("export %s: is a directory; a GGUF output is one file", path)
+	}
+	if err := checkOutputs(m, path); err != nil {
+		return err
+	}
 	layout, tensors, err := ggufPlan(m, opts)
 	if err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
@@ -90,7 +101,7 @@ func GGUF(m *model.Model, path string, opts GGUFOptions) error {
 	if err != nil {
 		return fmt.Errorf("export %s: header: %w", path, err)
 	}
-	conv := newConverter()
+	conv := newConverter(opts.Context)
 	for i, t := range tensors {
 		n, err := conv.write(w, t.src, t.dtype)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/retrofit-llm/retrofit/internal/testutil"
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
 // qwen3_06B is the shape of Qwen3-0.6B: 28 layers, hidden 1024, 16/8 heads of
@@ -56,24 +58,22 @@ func writeSyntheticCheckpoint(tb testing.TB, dir string) int64 {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	header := map[string]any{"__metadata__": map[string]string{"format": "pt"}}
-	var off, largest int64
-	for _, n := range names {
-		size := 2 * model.Elements(shapes[n])
-		header[n] = map[string]any{"dtype": "BF16", "shape": shapes[n], "data_offsets": []int64{off, off + size}}
-		off += size
-		largest = max(largest, size)
+	specs := make([]safetensors.Spec, len(names))
+	var largest int64
+	for i, n := range names {
+		specs[i] = safetensors.Spec{Name: n, DType: "BF16", Shape: shapes[n]}
+		largest = max(largest, 2*model.Elements(shapes[n]))
 	}
-	hdr, _ := json.Marshal(header)
-	hdr = append(hdr, []byte(strings.Repeat(" ", (8-len(hdr)%8)%8))...)
 	f, err := os.Create(filepath.Join(dir, "model.safetensors"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	binary.Write(w, binary.LittleEndian, uint64(len(hdr)))
-	w.Write(hdr)
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w, err := safetensors.NewWriter(bw, map[string]string{"format": "pt"}, specs)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, 1<<20)
 	for _, n := range names {
@@ -93,7 +93,10 @@ func writeSyntheticCheckpoint(tb testing.TB, dir string) int64 {
 			left -= int64(len(chunk))
 		}
 	}
-	if err := w.Flush(); err != nil {
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := bw.Flush(); err != nil {
 		tb.Fatal(err)
 	}
 	// Written back to disk, like a downloaded checkpoint.
@@ -108,6 +111,9 @@ func writeSyntheticCheckpoint(tb testing.TB, dir string) int64 {
 // of output (and of safetensors input) and the child's peak RSS (VmHWM), which must stay under
 // 1.5 × the largest tensor + 100 MB.
 func BenchmarkGGUFExport(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("the child's peak RSS is read from /proc/self/status (Linux only)")
+	}
 	dir := b.TempDir()
 	src := filepath.Join(dir, "qwen3-0.6b")
 	os.Mkdir(src, 0o755)

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,10 +25,11 @@ const chunkElems = 1 << 20
 type converter struct {
 	f32 []float32
 	buf []byte
+	ctx context.Context // nil: never interrupted
 }
 
-func newConverter() *converter {
-	return &converter{f32: make([]float32, chunkElems), buf: make([]byte, 4*chunkElems)}
+func newConverter(ctx context.Context) *converter {
+	return &converter{f32: make([]float32, chunkElems), buf: make([]byte, 4*chunkElems), ctx: ctx}
 }
 
 // write converts t to dt and writes it, returning the bytes written.
@@ -40,6 +42,9 @@ func (c *converter) write(w io.Writer, t *model.Tensor, dt model.DType) (int64, 
 	n := t.Elements()
 	var written int64
 	for start := int64(0); start < n; start += chunkElems {
+		if err := interrupted(c.ctx); err != nil {
+			return written, err
+		}
 		end := min(start+chunkElems, n)
 		srcOff, _ := t.DType.ByteSize(start)
 		srcEnd, _ := t.DType.ByteSize(end)

@@ -24,7 +24,7 @@ const (
 // the <arch>.* hyper-parameters, file type, tokenizer, then retrofit.*.
 func ggufMetadata(m *model.Model, layout model.Layout, dt model.DType, params int64) ([]gguf.KV, error) {
 	c := m.Config
-	arch := c.Family
+	arch := model.GGUFArch(c.Family, layout)
 	var kv []gguf.KV
 	add := func(k string, v gguf.Value) { kv = append(kv, gguf.KV{Key: k, Value: v}) }
 	u32 := func(k string, n int) { add(arch+"."+k, gguf.Uint32(uint32(n))) }
@@ -34,6 +34,9 @@ func ggufMetadata(m *model.Model, layout model.Layout, dt model.DType, params in
 		add("general.name", gguf.String(name))
 	}
 	add("general.size_label", gguf.String(sizeLabel(params)))
+	if arch != c.Family {
+		add("general.description", gguf.String(ggufDescription))
+	}
 	u32("block_count", c.Layers)
 	if c.MaxPositions > 0 {
 		u32("context_length", c.MaxPositions)
@@ -74,6 +77,12 @@ func ggufMetadata(m *model.Model, layout model.Layout, dt model.DType, params in
 	}
 	return kv, nil
 }
+
+// ggufDescription is the general.description of a transformed model: stock
+// llama.cpp prints its first 37 characters before it refuses the file's
+// architecture.
+const ggufDescription = "Needs llama.cpp with retrofit's patch (runtimes/llama.cpp in retrofit): " +
+	"this model's attention layout (retrofit.* keys) is not that of the stock architecture"
 
 // writesHeadDim follows the converter: key/value_length are written when
 // config.json has head_dim (Qwen3 always does); for a model without its

@@ -228,6 +228,19 @@ func TestGGUFLayoutRoundTrip(t *testing.T) {
 	if v, ok := raw.f.Get("retrofit.depth_window"); !ok || v.V != uint32(1) {
 		t.Errorf("retrofit.depth_window = %v", v.V)
 	}
+	// llama.cpp's loader reads these array types (INT32 / BOOL) and refuses,
+	// unpatched, the architecture of its own that a transformed file gets.
+	for key, want := range map[string]gguf.ValueType{"retrofit.kv_source": gguf.TypeInt32, "retrofit.depth_mix": gguf.TypeBool} {
+		if v, ok := raw.f.Get(key); !ok || v.Type != gguf.TypeArray || v.Elem != want {
+			t.Errorf("%s: %+v, want an array of %v", key, v, want)
+		}
+	}
+	if v, _ := raw.f.Get("general.architecture"); v.V != "qwen3-retrofit" {
+		t.Errorf("general.architecture = %v, want qwen3-retrofit", v.V)
+	}
+	if _, ok := raw.f.Get("qwen3-retrofit.block_count"); !ok {
+		t.Errorf("no qwen3-retrofit.block_count")
+	}
 	if _, ok := raw.f.Get("retrofit.layer_map"); ok {
 		t.Errorf("identity layer_map written")
 	}

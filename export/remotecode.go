@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/retrofit-llm/retrofit/internal/safefile"
 	"github.com/retrofit-llm/retrofit/model"
 )
 
@@ -102,19 +103,10 @@ func HasRemoteCode(dir string) bool {
 
 // writeFileAtomic writes data to path through a temporary file renamed into place.
 func writeFileAtomic(path string, data []byte) error {
-	f, err := createAtomic(path)
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Abort()
+	if err := safefile.WriteFile(path, data); err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Abort()
-		return fmt.Errorf("export %s: %w", path, err)
-	}
-	return f.Commit()
+	return nil
 }
 
 // remoteCodeSource returns the rendered text of one remote-code file (used by

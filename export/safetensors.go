@@ -2,17 +2,17 @@ package export
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/binary"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 
+	"github.com/retrofit-llm/retrofit/internal/safefile"
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
 // SafeTensorsOptions controls the safetensors exporter.
@@ -32,13 +32,15 @@ type SafeTensorsOptions struct {
 	ShardBytes int64
 	// Progress, when set, is called after each tensor with (done, total).
 	Progress func(done, total int)
+	// Context, when set, stops the write between chunks once cancelled;
+	// nothing is left behind.
+	Context context.Context
 }
 
 // stTensor is one tensor of the output with its place in its shard.
 type stTensor struct {
 	src   *model.Tensor
 	dtype model.DType
-	begin int64 // offset in the shard's data section
 	size  int64
 }
 
@@ -74,14 +76,14 @@ func SafeTensors(m *model.Model, dir string, opts SafeTensorsOptions) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("export %s: %w", dir, err)
 	}
-	if err := checkNotSource(m, dir); err != nil {
-		return err
-	}
 	shards, dtype, err := stPlan(m, opts)
 	if err != nil {
 		return fmt.Errorf("export %s: %w", dir, err)
 	}
-	created, err := mkdirOutput(dir)
+	if err := checkOutputDir(m, dir, shards); err != nil {
+		return err
+	}
+	stage, created, err := stageDir(dir)
 	if err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func SafeTensors(m *model.Model, dir string, opts SafeTensorsOptions) error {
 		if !ok {
 			b.abort()
 			if created {
-				os.Remove(dir)
+				os.RemoveAll(stage)
 			}
 		}
 	}()
@@ -100,7 +102,7 @@ func SafeTensors(m *model.Model, dir string, opts SafeTensorsOptions) error {
 		total += len(s.tensors)
 	}
 	for _, s := range shards {
-		if err := writeShard(b, filepath.Join(dir, s.name), s, func() {
+		if err := writeShard(b, filepath.Join(stage, s.name), s, opts.Context, func() {
 			done++
 			if opts.Progress != nil {
 				opts.Progress(done, total)
@@ -114,15 +116,23 @@ func SafeTensors(m *model.Model, dir string, opts SafeTensorsOptions) error {
 		if err != nil {
 			return fmt.Errorf("export %s: index: %w", dir, err)
 		}
-		if err := b.add(filepath.Join(dir, "model.safetensors.index.json"), idx); err != nil {
+		if err := b.add(filepath.Join(stage, "model.safetensors.index.json"), idx); err != nil {
 			return err
 		}
 	}
-	if err := writeHFSideFiles(b, m, dir, hfDTypeValues[dtype]); err != nil {
+	if err := writeHFSideFiles(b, m, stage, hfDTypeValues[dtype]); err != nil {
 		return err
+	}
+	if err := interrupted(opts.Context); err != nil {
+		return fmt.Errorf("export %s: %w", dir, err)
 	}
 	if err := b.commit(); err != nil {
 		return err
+	}
+	if created {
+		if err := os.Rename(stage, dir); err != nil {
+			return fmt.Errorf("export %s: %w", dir, err)
+		}
 	}
 	ok = true
 	return removeStaleWeights(dir, shards)
@@ -165,7 +175,6 @@ func stPlan(m *model.Model, opts SafeTensorsOptions) ([]stShard, model.DType, er
 			shards = append(shards, cur)
 			cur, used = stShard{}, 0
 		}
-		t.begin = used
 		cur.tensors = append(cur.tensors, t)
 		used += t.size
 		byDType[t.dtype] += t.size
@@ -186,52 +195,24 @@ func stPlan(m *model.Model, opts SafeTensorsOptions) ([]stShard, model.DType, er
 	return shards, main, nil
 }
 
-// stHeader is the 8-byte length and the JSON header of a shard, padded with
-// spaces so the data section starts on an 8-byte boundary.
-func stHeader(s stShard) ([]byte, error) {
-	var h bytes.Buffer
-	h.WriteString(`{"__metadata__":{"format":"pt"}`)
-	for _, t := range s.tensors {
-		name, err := json.Marshal(t.src.Name)
-		if err != nil {
-			return nil, err
-		}
-		h.WriteByte(',')
-		h.Write(name)
-		h.WriteString(`:{"dtype":"` + stDTypeNames[t.dtype] + `","shape":[`)
-		for i, d := range t.src.Shape {
-			if i > 0 {
-				h.WriteByte(',')
-			}
-			h.WriteString(strconv.Itoa(d))
-		}
-		fmt.Fprintf(&h, `],"data_offsets":[%d,%d]}`, t.begin, t.begin+t.size)
-	}
-	h.WriteByte('}')
-	for h.Len()%8 != 0 {
-		h.WriteByte(' ')
-	}
-	out := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+h.Len()), uint64(h.Len()))
-	return append(out, h.Bytes()...), nil
-}
-
 // writeShard streams one weights file into the batch.
-func writeShard(b *batch, path string, s stShard, progress func()) error {
-	hdr, err := stHeader(s)
-	if err != nil {
-		return fmt.Errorf("export %s: header: %w", path, err)
+func writeShard(b *batch, path string, s stShard, ctx context.Context, progress func()) error {
+	specs := make([]safetensors.Spec, len(s.tensors))
+	for i, t := range s.tensors {
+		specs[i] = safetensors.Spec{Name: t.src.Name, DType: stDTypeNames[t.dtype], Shape: t.src.Shape}
 	}
 	f, err := b.create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	if _, err := w.Write(hdr); err != nil {
-		return fmt.Errorf("export %s: %w", path, err)
+	sw, err := safetensors.NewWriter(w, map[string]string{"format": "pt"}, specs)
+	if err != nil {
+		return fmt.Errorf("export %s: header: %w", path, err)
 	}
-	conv := newConverter()
+	conv := newConverter(ctx)
 	for _, t := range s.tensors {
-		n, err := conv.write(w, t.src, t.dtype)
+		n, err := conv.write(sw, t.src, t.dtype)
 		if err != nil {
 			return fmt.Errorf("export %s: tensor %q: %w", path, t.src.Name, err)
 		}
@@ -239,6 +220,9 @@ func writeShard(b *batch, path string, s stShard, progress func()) error {
 			return fmt.Errorf("export %s: tensor %q: wrote %d bytes, header says %d", path, t.src.Name, n, t.size)
 		}
 		progress()
+	}
+	if err := sw.Close(); err != nil {
+		return fmt.Errorf("export %s: %w", path, err)
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
@@ -265,46 +249,55 @@ func stIndex(shards []stShard) ([]byte, error) {
 	return append(out, '\n'), err
 }
 
-// checkNotSource refuses a target directory m's files are read from.
-func checkNotSource(m *model.Model, dir string) error {
-	dst, err := os.Stat(dir)
+// checkOutputDir refuses a target directory that is, or whose files to be
+// written or removed are, inputs of m.
+func checkOutputDir(m *model.Model, dir string, shards []stShard) error {
+	st, err := os.Stat(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("export %s: %w", dir, err)
 	}
-	if !dst.IsDir() {
+	if !st.IsDir() {
 		return fmt.Errorf("export %s: exists and is not a directory", dir)
 	}
-	srcs := map[string]bool{}
-	if m.Path != "" {
-		if st, err := os.Stat(m.Path); err == nil && st.IsDir() {
-			srcs[m.Path] = true
-		} else {
-			srcs[filepath.Dir(m.Path)] = true
+	outs := []string{dir, filepath.Join(dir, "model.safetensors.index.json"), filepath.Join(dir, "config.json")}
+	for _, s := range shards {
+		outs = append(outs, filepath.Join(dir, s.name))
+	}
+	for _, name := range model.SideFiles {
+		outs = append(outs, filepath.Join(dir, name))
+	}
+	for _, name := range RemoteCodeFiles {
+		outs = append(outs, filepath.Join(dir, name))
+	}
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if isWeightsFile(e.Name()) {
+				outs = append(outs, filepath.Join(dir, e.Name()))
+			}
 		}
 	}
-	for _, t := range m.Tensors {
-		if f := t.File(); f != "" {
-			srcs[filepath.Dir(f)] = true
-		}
-	}
-	for s := range srcs {
-		if st, err := os.Stat(s); err == nil && os.SameFile(st, dst) {
-			return fmt.Errorf("export %s: the model was loaded from this directory; export to another one (the input checkpoint is never modified)", dir)
-		}
-	}
-	return nil
+	return checkOutputs(m, outs...)
 }
 
-// mkdirOutput creates dir when missing and reports whether it did.
-func mkdirOutput(dir string) (bool, error) {
+// stageDir returns where the files are written: dir itself when it exists,
+// else a temporary directory beside it (its parents created), renamed onto
+// dir when everything is written so a killed export leaves no half-made
+// directory, only a temporary one the next export to dir removes.
+func stageDir(dir string) (stage string, created bool, err error) {
 	if _, err := os.Stat(dir); err == nil {
-		return false, nil
+		return dir, false, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return false, fmt.Errorf("export %s: %w", dir, err)
+	if parent := filepath.Dir(filepath.Clean(dir)); parent != "." {
+		if err := os.MkdirAll(parent, safefile.DirMode); err != nil {
+			return "", false, fmt.Errorf("export %s: %w", dir, err)
+		}
 	}
-	return true, nil
+	stage, err = safefile.MkdirTemp(dir)
+	if err != nil {
+		return "", false, fmt.Errorf("export %s: %w", dir, err)
+	}
+	return stage, true, nil
 }

@@ -46,7 +46,7 @@ func (b *batch) commit() error {
 	for i, f := range b.files {
 		if err := f.Commit(); err != nil {
 			for _, g := range b.files[:i] {
-				os.Remove(g.target)
+				os.Remove(g.Target())
 			}
 			b.abort()
 			return err

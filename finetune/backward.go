@@ -1,9 +1,9 @@
 package finetune
 
 import (
-	"math"
 	"runtime"
 
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/sgemm"
 )
 
@@ -23,7 +23,7 @@ func (n *Net) Backward(tp *Tape, ids []int) {
 	eps := float32(c.RMSEps)
 	_ = eps
 	for i := 0; i < N; i++ {
-		rmsNormBack(tp.dx[i*h:(i+1)*h], gradOf(n.finalNorm), tp.dxn[i*h:(i+1)*h], tp.xf[i*h:(i+1)*h], n.finalNorm.W, tp.invf[i])
+		numerics.RMSNormBack(tp.dx[i*h:(i+1)*h], gradOf(n.finalNorm), tp.dxn[i*h:(i+1)*h], tp.xf[i*h:(i+1)*h], n.finalNorm.W, tp.invf[i])
 	}
 	for l := range tp.dk {
 		if tp.dk[l] != nil {
@@ -65,18 +65,13 @@ func (n *Net) layerBackward(tp *Tape, l int) {
 	// MLP: x = xmid + act·downᵀ.
 	linearBack(tp.dact, 0, tp.dx, lt.act, b.down, nil, N)
 	rowsParallel(N, func(r int) {
-		for i := r * im; i < (r+1)*im; i++ {
-			g := lt.gate[i]
-			s := sigmoid(g)
-			da := tp.dact[i]
-			tp.dup[i] = da * g * s
-			tp.dgate[i] = da * lt.up[i] * s * (1 + g*(1-s))
-		}
+		o := r * im
+		numerics.SiLUMulBack(tp.dgate[o:o+im], tp.dup[o:o+im], tp.dact[o:o+im], lt.gate[o:o+im], lt.up[o:o+im])
 	})
 	linearBack(tp.dxn, 0, tp.dgate, lt.xn2, b.gate, nil, N)
 	linearBack(tp.dxn, 1, tp.dup, lt.xn2, b.up, nil, N)
 	for i := 0; i < N; i++ {
-		rmsNormBack(tp.dx[i*h:(i+1)*h], gradOf(b.mlpNorm), tp.dxn[i*h:(i+1)*h], lt.xmid[i*h:(i+1)*h], b.mlpNorm.W, lt.inv2[i])
+		numerics.RMSNormBack(tp.dx[i*h:(i+1)*h], gradOf(b.mlpNorm), tp.dxn[i*h:(i+1)*h], lt.xmid[i*h:(i+1)*h], b.mlpNorm.W, lt.inv2[i])
 	}
 
 	// Attention output projection.
@@ -94,7 +89,7 @@ func (n *Net) layerBackward(tp *Tape, l int) {
 		for hd := 0; hd < c.Heads; hd++ {
 			o := i*qd + hd*d
 			g := dq[o : o+d]
-			ropeBack(g, cs, sn)
+			numerics.RopeBack(g, cs, sn)
 			if b.qNorm != nil {
 				normBackInPlace(g, gradOf(b.qNorm), lt.qpre[o:o+d], b.qNorm.W, lt.qinv[i*c.Heads+hd], tp.small[:d])
 			}
@@ -109,7 +104,7 @@ func (n *Net) layerBackward(tp *Tape, l int) {
 			for g := 0; g < c.KVHeads; g++ {
 				o := i*kvd + g*d
 				gr := dk[o : o+d]
-				ropeBack(gr, cs, sn)
+				numerics.RopeBack(gr, cs, sn)
 				if b.kNorm != nil {
 					normBackInPlace(gr, gradOf(b.kNorm), lt.kpre[o:o+d], b.kNorm.W, lt.kinv[i*c.KVHeads+g], tp.small[:d])
 				}
@@ -119,15 +114,15 @@ func (n *Net) layerBackward(tp *Tape, l int) {
 		linearBack(tp.dxn, 1, tp.dv[l], lt.xn1, b.v, b.vb, N)
 	}
 	for i := 0; i < N; i++ {
-		rmsNormBack(tp.dx[i*h:(i+1)*h], gradOf(b.attnNorm), tp.dxn[i*h:(i+1)*h], lt.xin[i*h:(i+1)*h], b.attnNorm.W, lt.inv1[i])
+		numerics.RMSNormBack(tp.dx[i*h:(i+1)*h], gradOf(b.attnNorm), tp.dxn[i*h:(i+1)*h], lt.xin[i*h:(i+1)*h], b.attnNorm.W, lt.inv1[i])
 	}
 }
 
-// normBackInPlace replaces g (the gradient of rmsNorm(x)) by the gradient of x.
+// normBackInPlace replaces g (the gradient of numerics.RMSNorm(x)) by the gradient of x.
 func normBackInPlace(g, dw, x, w []float32, r float32, tmp []float32) {
 	copy(tmp, g)
 	clear(g)
-	rmsNormBack(g, dw, tmp, x, w, r)
+	numerics.RMSNormBack(g, dw, tmp, x, w, r)
 }
 
 // attentionBackward turns tp.datt into tp.dq (assigned) and adds to the
@@ -141,7 +136,7 @@ func (n *Net) attentionBackward(tp *Tape, l int) {
 	B, T, d := tp.B, tp.T, c.HeadDim
 	qd, kvd := c.Heads*d, c.KVHeads*d
 	grp := c.Heads / c.KVHeads
-	scale := float32(1 / math.Sqrt(float64(d)))
+	scale := numerics.ScoreScale(d)
 	workers := min(runtime.GOMAXPROCS(0), len(tp.workers))
 	parallel(B*c.KVHeads, workers, func(task, w int) {
 		bb, g := task/c.KVHeads, task%c.KVHeads
@@ -155,11 +150,8 @@ func (n *Net) attentionBackward(tp *Tape, l int) {
 			sgemm.Gemm(false, true, T, T, d, 1, do, qd, vg, kvd, 0, dp, T)
 			sgemm.Gemm(true, false, T, d, T, 1, p, T, do, qd, 1, dvg, kvd)
 			for i := 0; i < T; i++ {
-				pr, dr := p[i*T:i*T+i+1], dp[i*T:(i+1)*T]
-				s := sgemm.Dot(pr, dr[:i+1])
-				for j := range pr {
-					dr[j] = pr[j] * (dr[j] - s) * scale
-				}
+				dr := dp[i*T : (i+1)*T]
+				numerics.SoftmaxBack(dr, p[i*T:i*T+i+1], scale)
 				clear(dr[i+1:])
 			}
 			sgemm.Gemm(false, false, T, d, T, 1, dp, T, kg, kvd, 0, tp.dq[base*qd+hd*d:], qd)
@@ -169,48 +161,26 @@ func (n *Net) attentionBackward(tp *Tape, l int) {
 }
 
 // depthMixBackward back-propagates V'_l = Σ α_j V'_j + α_l v_l: it adds to
-// dq, dk of l and of the candidates (layers that store K/V), dv of the candidates,
-// and replaces dv[l] by the gradient of l's own v.
+// dq, dk of l and of the candidates (layers that store K/V), dv of the
+// candidates, and replaces dv[l] by the gradient of l's own v.
 func (n *Net) depthMixBackward(tp *Tape, l int) {
 	c := n.Cfg
 	lt := &tp.layers[l]
 	d, kvd, qd := c.HeadDim, c.KVHeads*c.HeadDim, c.Heads*c.HeadDim
 	grp := c.Heads / c.KVHeads
-	cands := n.cands[l]
-	nc := len(cands) + 1
-	scale := float32(1 / math.Sqrt(float64(d)))
-	invGrp := 1 / float32(grp)
+	nc := len(n.cands[l]) + 1
+	scale := numerics.ScoreScale(d)
 	buf := tp.small[d:]
 	qbar, dqbar, da := buf[:d], buf[d:2*d], buf[2*d:2*d+nc]
-	N := tp.B * tp.T
-	dvl := tp.dv[l]
-	for i := 0; i < N; i++ {
+	dm := numerics.Depth{Cands: n.cands[l], K: tp.k, V: tp.v}
+	for i := 0; i < tp.B*tp.T; i++ {
 		for g := 0; g < c.KVHeads; g++ {
-			groupMean(qbar, lt.q[i*qd:], g, grp, d, invGrp)
-			off := i*kvd + g*d
-			a := lt.alpha[(i*c.KVHeads+g)*nc : (i*c.KVHeads+g+1)*nc]
-			dmix := dvl[off : off+d]
-			var s float32
-			for j, src := range cands {
-				da[j] = sgemm.Dot(dmix, tp.v[src][off:off+d])
-				s += a[j] * da[j]
-			}
-			da[nc-1] = sgemm.Dot(dmix, lt.vraw[off:off+d])
-			s += a[nc-1] * da[nc-1]
+			numerics.GroupMean(qbar, lt.q[i*qd:], g, grp, d)
+			o := i*kvd + g*d
+			dm.Off, dm.Key, dm.Value = o, tp.k[l][o:o+d], lt.vraw[o:o+d]
 			clear(dqbar)
-			for j, src := range cands {
-				sgemm.Axpy(a[j], dmix, tp.dv[src][off:off+d])
-				ds := a[j] * (da[j] - s) * scale
-				sgemm.Axpy(ds, tp.k[src][off:off+d], dqbar)
-				sgemm.Axpy(ds, qbar, tp.dk[src][off:off+d])
-			}
-			ds := a[nc-1] * (da[nc-1] - s) * scale
-			sgemm.Axpy(ds, tp.k[l][off:off+d], dqbar)
-			sgemm.Axpy(ds, qbar, tp.dk[l][off:off+d])
-			sgemm.Scale(a[nc-1], dmix)
-			for hd := g * grp; hd < (g+1)*grp; hd++ {
-				sgemm.Axpy(invGrp, dqbar, tp.dq[i*qd+hd*d:i*qd+(hd+1)*d])
-			}
+			dm.MixBack(tp.dv[l][o:o+d], da, tp.dk, tp.dv, tp.dk[l][o:o+d], dqbar, lt.alpha[(i*c.KVHeads+g)*nc:(i*c.KVHeads+g+1)*nc], qbar, scale)
+			numerics.GroupMeanBack(tp.dq[i*qd:], dqbar, g, grp, d)
 		}
 	}
 }

@@ -2,9 +2,9 @@ package finetune
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/sgemm"
 )
 
@@ -33,7 +33,7 @@ func (n *Net) Forward(tp *Tape, ids []int, B, T int) error {
 	copy(tp.xf, tp.x)
 	eps := float32(c.RMSEps)
 	rowsParallel(N, func(i int) {
-		tp.invf[i] = rmsNorm(tp.xnf[i*h:(i+1)*h], tp.xf[i*h:(i+1)*h], n.finalNorm.W, eps)
+		tp.invf[i] = numerics.RMSNorm(tp.xnf[i*h:(i+1)*h], tp.xf[i*h:(i+1)*h], n.finalNorm.W, eps)
 	})
 	sgemm.Gemm(false, true, N, c.VocabSize, h, 1, tp.xnf, h, n.head.W, h, 0, tp.logits, c.VocabSize)
 	return nil
@@ -54,7 +54,7 @@ func (n *Net) layerForward(tp *Tape, l int) {
 	eps := float32(c.RMSEps)
 	copy(lt.xin, tp.x)
 	rowsParallel(N, func(i int) {
-		lt.inv1[i] = rmsNorm(lt.xn1[i*h:(i+1)*h], lt.xin[i*h:(i+1)*h], b.attnNorm.W, eps)
+		lt.inv1[i] = numerics.RMSNorm(lt.xn1[i*h:(i+1)*h], lt.xin[i*h:(i+1)*h], b.attnNorm.W, eps)
 	})
 	linear(lt.qpre, lt.xn1, b.q, b.qb, N)
 	copy(lt.q, lt.qpre)
@@ -64,9 +64,9 @@ func (n *Net) layerForward(tp *Tape, l int) {
 		for hd := 0; hd < c.Heads; hd++ {
 			q := lt.q[i*qd+hd*d : i*qd+(hd+1)*d]
 			if b.qNorm != nil {
-				lt.qinv[i*c.Heads+hd] = rmsNorm(q, q, b.qNorm.W, eps)
+				lt.qinv[i*c.Heads+hd] = numerics.RMSNorm(q, q, b.qNorm.W, eps)
 			}
-			rope(q, cs, sn)
+			numerics.Rope(q, cs, sn)
 		}
 	})
 	if n.Layout.StoresKV(l) {
@@ -79,9 +79,9 @@ func (n *Net) layerForward(tp *Tape, l int) {
 			for g := 0; g < c.KVHeads; g++ {
 				kr := k[i*kvd+g*d : i*kvd+(g+1)*d]
 				if b.kNorm != nil {
-					lt.kinv[i*c.KVHeads+g] = rmsNorm(kr, kr, b.kNorm.W, eps)
+					lt.kinv[i*c.KVHeads+g] = numerics.RMSNorm(kr, kr, b.kNorm.W, eps)
 				}
-				rope(kr, cs, sn)
+				numerics.Rope(kr, cs, sn)
 			}
 		})
 		if len(n.cands[l]) > 0 {
@@ -95,16 +95,13 @@ func (n *Net) layerForward(tp *Tape, l int) {
 	copy(lt.xmid, tp.x)
 	sgemm.Gemm(false, true, N, h, qd, 1, lt.att, qd, b.o.W, qd, 1, lt.xmid, h)
 	rowsParallel(N, func(i int) {
-		lt.inv2[i] = rmsNorm(lt.xn2[i*h:(i+1)*h], lt.xmid[i*h:(i+1)*h], b.mlpNorm.W, eps)
+		lt.inv2[i] = numerics.RMSNorm(lt.xn2[i*h:(i+1)*h], lt.xmid[i*h:(i+1)*h], b.mlpNorm.W, eps)
 	})
 	linear(lt.gate, lt.xn2, b.gate, nil, N)
 	linear(lt.up, lt.xn2, b.up, nil, N)
 	im := c.Intermediate
 	rowsParallel(N, func(r int) {
-		for i := r * im; i < (r+1)*im; i++ {
-			g := lt.gate[i]
-			lt.act[i] = g / (1 + float32(math.Exp(float64(-g)))) * lt.up[i]
-		}
+		numerics.SiLUMul(lt.act[r*im:(r+1)*im], lt.gate[r*im:(r+1)*im], lt.up[r*im:(r+1)*im])
 	})
 	copy(tp.x, lt.xmid)
 	sgemm.Gemm(false, true, N, h, c.Intermediate, 1, lt.act, c.Intermediate, b.down.W, c.Intermediate, 1, tp.x, h)
@@ -117,44 +114,17 @@ func (n *Net) depthMixForward(tp *Tape, l int) {
 	lt := &tp.layers[l]
 	d, kvd, qd := c.HeadDim, c.KVHeads*c.HeadDim, c.Heads*c.HeadDim
 	grp := c.Heads / c.KVHeads
-	cands := n.cands[l]
-	nc := len(cands) + 1
-	scale := float32(1 / math.Sqrt(float64(d)))
-	invGrp := 1 / float32(grp)
+	nc := len(n.cands[l]) + 1
+	scale := numerics.ScoreScale(d)
 	qbar := tp.small[:d]
-	N := tp.B * tp.T
-	out := tp.v[l]
-	for i := 0; i < N; i++ {
+	dm := numerics.Depth{Cands: n.cands[l], K: tp.k, V: tp.v}
+	for i := 0; i < tp.B*tp.T; i++ {
 		for g := 0; g < c.KVHeads; g++ {
-			groupMean(qbar, lt.q[i*qd:], g, grp, d, invGrp)
-			off := i*kvd + g*d
-			sc := lt.alpha[(i*c.KVHeads+g)*nc : (i*c.KVHeads+g+1)*nc]
-			for j, cj := range cands {
-				sc[j] = sgemm.Dot(qbar, tp.k[cj][off:off+d]) * scale
-			}
-			sc[nc-1] = sgemm.Dot(qbar, tp.k[l][off:off+d]) * scale
-			softmaxRow(sc)
-			acc := out[off : off+d]
-			clear(acc)
-			for j, cj := range cands {
-				sgemm.Axpy(sc[j], tp.v[cj][off:off+d], acc)
-			}
-			sgemm.Axpy(sc[nc-1], lt.vraw[off:off+d], acc)
+			numerics.GroupMean(qbar, lt.q[i*qd:], g, grp, d)
+			dm.Off = i*kvd + g*d
+			dm.Key, dm.Value = tp.k[l][dm.Off:dm.Off+d], lt.vraw[dm.Off:dm.Off+d]
+			dm.Mix(tp.v[l][dm.Off:dm.Off+d], lt.alpha[(i*c.KVHeads+g)*nc:(i*c.KVHeads+g+1)*nc], qbar, scale)
 		}
-	}
-}
-
-// groupMean writes the mean of KV group g's query heads of one row.
-func groupMean(dst, row []float32, g, grp, d int, inv float32) {
-	copy(dst, row[g*grp*d:(g*grp+1)*d])
-	for hd := 1; hd < grp; hd++ {
-		q := row[(g*grp+hd)*d : (g*grp+hd+1)*d]
-		for x := range dst {
-			dst[x] += q[x]
-		}
-	}
-	for x := range dst {
-		dst[x] *= inv
 	}
 }
 
@@ -168,7 +138,7 @@ func (n *Net) attentionForward(tp *Tape, l int) {
 	B, T, d := tp.B, tp.T, c.HeadDim
 	qd, kvd := c.Heads*d, c.KVHeads*d
 	grp := c.Heads / c.KVHeads
-	scale := float32(1 / math.Sqrt(float64(d)))
+	scale := numerics.ScoreScale(d)
 	parallel(B*c.KVHeads, runtime.GOMAXPROCS(0), func(task, _ int) {
 		bb, g := task/c.KVHeads, task%c.KVHeads
 		kg := K[bb*T*kvd+g*d:]
@@ -178,9 +148,7 @@ func (n *Net) attentionForward(tp *Tape, l int) {
 			qh := lt.q[bb*T*qd+hd*d:]
 			sgemm.Gemm(false, true, T, T, d, scale, qh, qd, kg, kvd, 0, p, T)
 			for i := 0; i < T; i++ {
-				row := p[i*T : (i+1)*T]
-				softmaxRow(row[:i+1])
-				clear(row[i+1:])
+				numerics.SoftmaxCausal(p[i*T:(i+1)*T], i+1)
 			}
 			sgemm.Gemm(false, false, T, d, T, 1, p, T, vg, kvd, 0, lt.att[bb*T*qd+hd*d:], qd)
 		}

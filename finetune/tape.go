@@ -3,6 +3,8 @@ package finetune
 import (
 	"runtime"
 	"sync"
+
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 )
 
 // layerTape keeps one logical layer's activations for backward.
@@ -74,7 +76,7 @@ func (t *Tape) ensure(n *Net, B, T int) {
 	}
 	half := c.HeadDim / 2
 	t.cos, t.sin = mk(T*half), mk(T*half)
-	ropeTable(t.cos, t.sin, T, c.HeadDim, c.RopeTheta)
+	numerics.RopeTable(t.cos, t.sin, 0, T, c.HeadDim, c.RopeTheta)
 	t.xf, t.xnf, t.invf = mk(N*h), mk(N*h), mk(N)
 	t.logits = mk(N * c.VocabSize)
 	t.x, t.dx, t.dxn = mk(N*h), mk(N*h), mk(N*h)

@@ -16,11 +16,16 @@ type acts struct {
 	q  []int8
 	d  []float32
 	bs []int16
+	// packed is a kernel's own layout of the activations, built once per call.
+	packed []uint32
 }
 
 var actsPool = sync.Pool{New: func() any { return new(acts) }}
 
-func (a *acts) release() { actsPool.Put(a) }
+func (a *acts) release() {
+	a.packed = nil
+	actsPool.Put(a)
+}
 
 func growSlice[T any](s []T, n int) []T {
 	if cap(s) < n {

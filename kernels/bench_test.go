@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -30,14 +29,20 @@ func benchMatMul(b *testing.B, typ Type, mode Mode, rows, cols, n int) {
 	y := make([]float32, n*rows)
 	MatMul(y, x, n, w, mode, 0)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		MatMul(y, x, n, w, mode, 0)
 	}
+	// Per wall second, and per second of CPU time (robust to a loaded
+	// machine: time the process was not running is not counted).
 	s := b.Elapsed().Seconds() / float64(b.N)
+	c := (cpuTime() - cpu0) / float64(b.N)
 	if n == 1 {
 		b.ReportMetric(float64(len(w.Data()))/s/1e9, "GB/s")
+		b.ReportMetric(float64(len(w.Data()))/c/1e9, "GB/cpu-s")
 	} else {
 		b.ReportMetric(2*float64(n*rows*cols)/s/1e9, "GFLOP/s")
+		b.ReportMetric(2*float64(n*rows*cols)/c/1e9, "GFLOP/cpu-s")
 	}
 }
 
@@ -46,16 +51,18 @@ func benchMatMul(b *testing.B, typ Type, mode Mode, rows, cols, n int) {
 //	go test ./kernels -run - -bench GEMV -cpu 2
 func BenchmarkGEMV(b *testing.B) {
 	for _, typ := range []Type{F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
-		for _, mode := range []Mode{Exact, Fast} {
-			for _, s := range benchShapes {
+		b.Run(typ.String(), func(b *testing.B) {
+			for _, mode := range []Mode{Exact, Fast} {
 				if (typ == F32 || typ == F16) && mode == Fast {
 					continue // Fast is Exact for these
 				}
-				b.Run(fmt.Sprintf("%v/%v/%s", typ, mode, s.name), func(b *testing.B) {
-					benchMatMul(b, typ, mode, s.rows, s.cols, 1)
+				b.Run(mode.String(), func(b *testing.B) {
+					for _, s := range benchShapes {
+						b.Run(s.name, func(b *testing.B) { benchMatMul(b, typ, mode, s.rows, s.cols, 1) })
+					}
 				})
 			}
-		}
+		})
 	}
 }
 
@@ -64,15 +71,17 @@ func BenchmarkGEMV(b *testing.B) {
 //	go test ./kernels -run - -bench GEMM -cpu 2
 func BenchmarkGEMM(b *testing.B) {
 	for _, typ := range []Type{F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
-		for _, mode := range []Mode{Exact, Fast} {
-			for _, s := range benchShapes[:4] {
+		b.Run(typ.String(), func(b *testing.B) {
+			for _, mode := range []Mode{Exact, Fast} {
 				if (typ == F32 || typ == F16) && mode == Fast {
-					continue
+					continue // Fast is Exact for these
 				}
-				b.Run(fmt.Sprintf("%v/%v/%s", typ, mode, s.name), func(b *testing.B) {
-					benchMatMul(b, typ, mode, s.rows, s.cols, 512)
+				b.Run(mode.String(), func(b *testing.B) {
+					for _, s := range benchShapes[:4] {
+						b.Run(s.name, func(b *testing.B) { benchMatMul(b, typ, mode, s.rows, s.cols, 512) })
+					}
 				})
 			}
-		}
+		})
 	}
 }

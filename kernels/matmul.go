@@ -49,7 +49,9 @@ type call struct {
 	x, y []float32
 	n    int
 	add  bool
-	act  *acts // quantized activations (Fast mode)
+	act  *acts      // quantized activations (Fast mode)
+	once sync.Once  // guards one-time packing of act shared by the goroutines
+	dec  decodeFunc // the kernel set's row widener for w's type, if any
 }
 
 // store writes or accumulates v into *p.
@@ -82,6 +84,7 @@ func matmul(y, x []float32, n int, w *Matrix, mode Mode, threads int, add bool) 
 		threads = max(t, 1)
 	}
 	c := &call{w: w, x: x[:n*w.cols], y: y[:n*w.rows], n: n, add: add}
+	c.dec = active.decode[w.typ]
 	kern := exactKernel(c)
 	if mode == Fast && w.typ != F32 && w.typ != F16 {
 		c.act = quantizeActs(w.typ, c.x, n, w.cols)

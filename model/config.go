@@ -29,8 +29,24 @@ type Config struct {
 	Raw map[string]any
 }
 
-// Validate checks that the numbers are consistent.
+// Limits bound a config's sizes before anything is allocated from them:
+// far above any Qwen-style model (Qwen3-235B has 94 layers, hidden 4096,
+// vocab 151936, 128K positions), far below what would exhaust memory.
+const (
+	MaxVocab     = 1 << 22
+	MaxHidden    = 1 << 17
+	MaxLayers    = 1 << 12
+	MaxHeads     = 1 << 12
+	MaxHeadDim   = 1 << 12
+	MaxPositions = 1 << 24
+)
+
+// Validate checks that the numbers are consistent and within the Max*
+// limits; token ids must be -1 (unset) or inside the vocabulary.
 func (c *Config) Validate() error {
+	if err := c.checkRanges(); err != nil {
+		return err
+	}
 	switch {
 	case c.Family != "qwen2" && c.Family != "qwen3":
 		return fmt.Errorf("model_type %q: retrofit supports qwen2 and qwen3", c.Family)
@@ -60,6 +76,32 @@ func (c *Config) Validate() error {
 		}
 		if kind != "" && kind != "default" {
 			return fmt.Errorf("rope_scaling type %q is not implemented (only default RoPE)", kind)
+		}
+	}
+	return nil
+}
+
+// checkRanges bounds every size field, so nothing is sized from a hostile value.
+func (c *Config) checkRanges() error {
+	for _, f := range []struct {
+		name   string
+		v, max int
+	}{
+		{"vocab_size", c.VocabSize, MaxVocab}, {"hidden_size", c.Hidden, MaxHidden},
+		{"intermediate_size", c.Intermediate, 8 * MaxHidden}, {"num_hidden_layers", c.Layers, MaxLayers},
+		{"num_attention_heads", c.Heads, MaxHeads}, {"num_key_value_heads", c.KVHeads, MaxHeads},
+		{"head_dim", c.HeadDim, MaxHeadDim}, {"max_position_embeddings", c.MaxPositions, MaxPositions},
+	} {
+		if f.v < 0 || f.v > f.max {
+			return fmt.Errorf("%s %d is outside [0, %d]", f.name, f.v, f.max)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"bos_token_id", c.BOS}, {"eos_token_id", c.EOS}, {"pad_token_id", c.PAD}} {
+		if f.v < -1 || (c.VocabSize > 0 && f.v >= c.VocabSize) {
+			return fmt.Errorf("%s %d is not a token id in [0, %d)", f.name, f.v, c.VocabSize)
 		}
 	}
 	return nil

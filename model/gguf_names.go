@@ -67,3 +67,25 @@ func translate(name, fromPrefix, toPrefix string, from int) (string, bool) {
 	}
 	return "", false
 }
+
+// GGUFArchSuffix marks the GGUF architecture of a transformed model
+// ("qwen3-retrofit"): stock llama.cpp does not know it and refuses the file
+// instead of running it as the original model; llama.cpp patched with
+// runtimes/llama.cpp registers it.
+const GGUFArchSuffix = "-retrofit"
+
+// GGUFArch is the general.architecture of a model of family with layout:
+// the family for a stock layout, family+GGUFArchSuffix otherwise.
+func GGUFArch(family string, layout Layout) string {
+	if layout.IsDefault() {
+		return family
+	}
+	return family + GGUFArchSuffix
+}
+
+// GGUFFamily returns the family of a GGUF architecture ("qwen3" for "qwen3"
+// and "qwen3-retrofit"), false for architectures retrofit does not read.
+func GGUFFamily(arch string) (string, bool) {
+	f := strings.TrimSuffix(arch, GGUFArchSuffix)
+	return f, f == "qwen2" || f == "qwen3"
+}

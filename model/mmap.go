@@ -3,11 +3,13 @@ package model
 import (
 	"fmt"
 	"os"
-	"syscall"
 )
 
 // MappedFile is a read-only memory mapping of a whole file. It implements
-// io.ReaderAt and Slicer, so tensors read from it are zero-copy.
+// io.ReaderAt and Slicer, so tensors read from it are zero-copy. The mapping
+// itself is per platform: mmap(2) on unix (mmap_unix.go), a read-only file
+// mapping view on Windows (mmap_windows.go), and on the rest (plan9, wasm)
+// the file read into memory once (mmap_other.go).
 type MappedFile struct {
 	name string
 	data []byte
@@ -31,7 +33,7 @@ func MapFile(name string) (*MappedFile, error) {
 	if int64(int(size)) != size {
 		return nil, fmt.Errorf("%s: file too large to map", name)
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := mapFile(f, int(size))
 	if err != nil {
 		return nil, fmt.Errorf("%s: mmap: %w", name, err)
 	}
@@ -69,7 +71,7 @@ func (m *MappedFile) Close() error {
 	if m.data == nil {
 		return nil
 	}
-	err := syscall.Munmap(m.data)
+	err := unmap(m.data)
 	m.data = nil
 	return err
 }

@@ -1,6 +1,6 @@
 package model
 
-import "syscall"
+import "os"
 
 // Release tells the kernel that the mapped bytes [off, off+n) are not needed
 // for now, so they stop counting toward the process's resident memory; they
@@ -10,7 +10,7 @@ func (m *MappedFile) Release(off, n int64) error {
 	if m.data == nil || n <= 0 || off < 0 || off >= int64(len(m.data)) {
 		return nil
 	}
-	page := int64(syscall.Getpagesize())
+	page := int64(os.Getpagesize())
 	start := off / page * page
 	end := min(off+n, int64(len(m.data)))
 	end = (end + page - 1) / page * page
@@ -18,7 +18,7 @@ func (m *MappedFile) Release(off, n int64) error {
 	if end <= start {
 		return nil
 	}
-	return syscall.Madvise(m.data[start:end], syscall.MADV_DONTNEED)
+	return release(m.data[start:end])
 }
 
 // releaseMargin widens the ranges tensors release: on a fault the kernel maps

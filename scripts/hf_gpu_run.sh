@@ -20,6 +20,13 @@ for m in qwen3-micro qwen2-micro; do
   "$bin" export -model $m -out "$work/$m" 2>&1 | tee "$out/export-$m.log"
   python3 scripts/hf_parity.py compare "$work/$m"/* 2>&1 | grep -v "Loading weights" | tee "$out/compare-$m.log"
 done
+# Every layout-refs case, built by retrofit, through transformers + remote code,
+# against the independent reference (full refs from ../shared/fixtures when there).
+refs=${LAYOUT_REFS:-../shared/fixtures}
+[ -f "$refs/layout-refs.safetensors" ] || refs=testdata
+"$bin" layoutrefs -out "$work/layoutrefs" -fixtures testdata > "$out/layoutrefs-export.log" 2>&1
+python3 scripts/hf_parity.py layoutrefs --cases "$work/layoutrefs" --json "$refs/layout-refs.json" \
+  --refs "$refs/layout-refs.safetensors" --ids-dir testdata 2>&1 | grep -v "Loading weights" | tee "$out/layoutrefs.log"
 for c in cla mlkv looped kvsharer depthattn; do
   launch="python3"
   extra=""

@@ -14,6 +14,13 @@
       retrofit.json (ids, greedy tokens, KV bytes per token) and logits.f32
       (retrofit's engine logits). Checks transformers against them and runs the
       same self-consistency checks.
+  hf_parity.py layoutrefs --cases DIR --json layout-refs.json --refs layout-refs.safetensors --ids-dir DIR
+      Each DIR/<model>/<case>/hf was written by `hfparity layoutrefs` (retrofit
+      builds every layout-refs case as its json says and exports it with the
+      remote code). Runs transformers' forward on ids_docs_val[0:T] of
+      <ids-dir>/<model>-refs.safetensors and compares the NLL of
+      ids_docs_val[1:T+1] (tolerance 1e-4) and the logits at the json's
+      positions (1e-3) with the independent reference.
 Prints one JSON line per case; exits 1 if any check fails.
 """
 
@@ -31,6 +38,7 @@ from transformers.cache_utils import DynamicCache
 
 TOL_LOGITS = 1e-3  # retrofit engine vs transformers, fp32
 TOL_SELF = 1e-4  # transformers vs itself (decode vs prefill)
+TOL_NLL = 1e-4  # per-token NLL vs layout-refs
 
 
 def device():
@@ -327,6 +335,40 @@ def compare(a):
     return ok
 
 
+def layoutrefs(a):
+    with open(a.json) as f:
+        meta = json.load(f)
+    refs = load_file(a.refs)
+    T, positions = meta["T"], meta["positions"]
+    ok = True
+    for name in sorted(meta["cases"]):
+        fixture = name.split("/")[0]
+        ids = load_file(os.path.join(a.ids_dir, fixture + "-refs.safetensors"))["ids_docs_val"]
+        ids = ids[: T + 1].long().view(1, -1).to(device())
+        case_dir = os.path.join(a.cases, name, "hf")
+        m = load(case_dir)
+        with torch.no_grad():
+            logits = m(ids[:, :T]).logits[0].float()
+        nll = -torch.log_softmax(logits.double(), -1).gather(1, ids[0, 1:].view(-1, 1)).view(-1).cpu()
+        want_nll = refs[name + "/nll"].double().view(-1)
+        want_logits = refs[name + "/logits"].float()
+        got_logits = logits[positions].cpu()
+        dn = (nll - want_nll).abs().max().item()
+        dl = (got_logits - want_logits).abs().max().item()
+        with open(os.path.join(case_dir, "config.json")) as f:
+            remote = "auto_map" in json.load(f)
+        res = {"nll_max_abs_diff": dn, "logits_max_abs_diff": dl, "ppl": math.exp(nll.mean().item()),
+               "ppl_ref": meta["cases"][name]["ppl"], "remote_code": remote, "class": type(m).__name__}
+        fails = []
+        if not math.isfinite(dn) or dn > TOL_NLL:
+            fails.append(f"NLL vs layout-refs max|d| {dn:.3g} > {TOL_NLL}")
+        if not math.isfinite(dl) or dl > TOL_LOGITS:
+            fails.append(f"logits vs layout-refs max|d| {dl:.3g} > {TOL_LOGITS}")
+        ok &= report(name, res, fails)
+        del m
+    return ok
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -337,11 +379,16 @@ def main():
     s.add_argument("--out", required=True)
     c = sub.add_parser("compare")
     c.add_argument("cases", nargs="+")
+    r = sub.add_parser("layoutrefs")
+    r.add_argument("--cases", required=True)
+    r.add_argument("--json", required=True)
+    r.add_argument("--refs", required=True)
+    r.add_argument("--ids-dir", default="testdata")
     a = p.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.manual_seed(0)
-    ok = selftest(a) if a.cmd == "selftest" else compare(a)
+    ok = {"selftest": selftest, "compare": compare, "layoutrefs": layoutrefs}[a.cmd](a)
     print("PARITY OK" if ok else "PARITY FAILED", flush=True)
     sys.exit(0 if ok else 1)
 

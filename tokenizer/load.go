@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,21 +53,9 @@ func LoadFile(path string) (*Tokenizer, error) {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
+		if data, err = gunzip(data, MaxJSONBytes); err != nil {
 			return nil, fmt.Errorf("tokenizer %s: %w", path, err)
 		}
-		// The gzip trailer holds the uncompressed size (mod 2^32): a capacity hint.
-		hint := 0
-		if n := len(data); n >= 4 {
-			hint = int(binary.LittleEndian.Uint32(data[n-4:]))
-		}
-		var out bytes.Buffer
-		out.Grow(min(hint, 1<<30) + bytes.MinRead)
-		if _, err = out.ReadFrom(zr); err != nil {
-			return nil, fmt.Errorf("tokenizer %s: %w", path, err)
-		}
-		data = out.Bytes()
 	}
 	t, err := Load(data)
 	if err != nil {
@@ -81,6 +70,36 @@ func LoadFile(path string) (*Tokenizer, error) {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	return t, nil
+}
+
+// MaxJSONBytes bounds a decompressed tokenizer.json.gz: Qwen's
+// tokenizer.json is 7 MB, the largest known ones about 30 MB.
+var MaxJSONBytes int64 = 256 << 20
+
+// gunzip decompresses data, refusing more than limit bytes out. The size in
+// the gzip trailer is only a hint for the buffer, capped by the limit and by
+// a plausible ratio to the compressed size, so a forged trailer allocates
+// nothing and a bomb stops at the limit.
+func gunzip(data []byte, limit int64) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	hint := int64(0)
+	if n := len(data); n >= 4 {
+		hint = int64(binary.LittleEndian.Uint32(data[n-4:]))
+	}
+	hint = min(hint, limit, 20*int64(len(data)))
+	var out bytes.Buffer
+	out.Grow(int(hint) + bytes.MinRead)
+	n, err := out.ReadFrom(io.LimitReader(zr, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, fmt.Errorf("decompresses to more than %d bytes; not a tokenizer.json", limit)
+	}
+	return out.Bytes(), nil
 }
 
 // Load parses an HF tokenizer.json holding a byte-level BPE model.
@@ -272,10 +291,14 @@ func (t *Tokenizer) setPattern(pattern string) error {
 	case QwenPattern:
 		t.qwenSplit = true
 	default:
+		if err := checkPattern(pattern); err != nil {
+			return fmt.Errorf("Split: pattern %.100q: %w", pattern, err)
+		}
 		re, err := regexp2.Compile(pattern, regexp2.None)
 		if err != nil {
-			return fmt.Errorf("Split: pattern %q: %w", pattern, err)
+			return fmt.Errorf("Split: pattern %.100q: %w", pattern, err)
 		}
+		re.MatchTimeout = MatchTimeout
 		t.re = re
 	}
 	return nil

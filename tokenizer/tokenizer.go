@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/dlclark/regexp2"
@@ -69,24 +70,44 @@ func (t *Tokenizer) IsSpecial(id int) bool {
 func (t *Tokenizer) AddedTokens() []AddedToken { return append([]AddedToken(nil), t.added...) }
 
 // Encode returns the ids of text. Added tokens in the text, special ones
-// included, become their ids; no BOS/EOS is added.
+// included, become their ids; no BOS/EOS is added. When a general Split
+// regex exceeds MatchTimeout the ids stop there; EncodeErr reports it.
 func (t *Tokenizer) Encode(text string) []int {
+	ids, _ := t.EncodeErr(text)
+	return ids
+}
+
+// EncodeErr is Encode that fails (ErrPatternTimeout) instead of returning
+// the ids of a prefix when the Split regex runs past its time limit.
+func (t *Tokenizer) EncodeErr(text string) ([]int, error) {
 	out := make([]int, 0, len(text)/4+4)
 	sc := &scratch{}
-	addTok := func(id int32) { out = append(out, int(id)) }
-	plain := func(s string) { out = t.encodeText(out, s, sc) }
+	var err error
+	addTok := func(id int32) {
+		if err == nil {
+			out = append(out, int(id))
+		}
+	}
+	plain := func(s string) {
+		if err == nil {
+			out, err = t.encodeText(out, s, sc)
+		}
+	}
 	t.raw.split(text, func(seg string) {
+		if err != nil {
+			return
+		}
 		if t.nfc {
 			seg = norm.NFC.String(seg)
 		}
 		t.norm.split(seg, plain, addTok)
 	}, addTok)
-	return out
+	return out, err
 }
 
 // encodeText appends the ids of a stretch of normalized text without added
 // tokens.
-func (t *Tokenizer) encodeText(dst []int, s string, sc *scratch) []int {
+func (t *Tokenizer) encodeText(dst []int, s string, sc *scratch) ([]int, error) {
 	switch {
 	case t.qwenSplit:
 		for i := 0; i < len(s); {
@@ -95,11 +116,12 @@ func (t *Tokenizer) encodeText(dst []int, s string, sc *scratch) []int {
 			i = j
 		}
 	case t.re != nil:
-		splitRegex(t.re, s, func(p string) { dst = t.encodeWord(dst, p, sc) })
+		err := splitRegex(t.re, s, func(p string) { dst = t.encodeWord(dst, p, sc) })
+		return dst, err
 	default:
 		dst = t.encodeWord(dst, s, sc)
 	}
-	return dst
+	return dst, nil
 }
 
 // encodeWord appends the ids of one pre-tokenized piece (raw bytes).
@@ -144,7 +166,7 @@ func (t *Tokenizer) Decode(ids []int) string {
 
 // splitRegex calls fn for each match of re in s and for each stretch between
 // matches (the "Isolated" behavior).
-func splitRegex(re *regexp2.Regexp, s string, fn func(string)) {
+func splitRegex(re *regexp2.Regexp, s string, fn func(string)) error {
 	// regexp2 reports rune offsets; map them to byte offsets.
 	offs := make([]int, 0, len(s)+1)
 	for i := range s {
@@ -164,7 +186,11 @@ func splitRegex(re *regexp2.Regexp, s string, fn func(string)) {
 		done = b
 		m, err = re.FindNextMatch(m)
 	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrPatternTimeout, err)
+	}
 	if done < len(s) {
 		fn(s[done:])
 	}
+	return nil
 }

@@ -70,19 +70,19 @@ func (t spec) Plan(m *model.Model, opts map[string]string, env Env) (*Plan, erro
 	if err != nil {
 		return nil, err
 	}
-	return e.plan(m, t.s.Name, v), nil
+	p := e.plan(m, t.s.Name, v)
+	p.edit, p.target = e, snap(m)
+	return p, nil
 }
 
 func (t spec) Apply(m *model.Model, opts map[string]string, env Env) (*Plan, error) {
-	e, v, err := t.edit(m, opts, env)
+	p, err := t.Plan(m, opts, env)
 	if err != nil {
 		return nil, err
 	}
-	p := e.plan(m, t.s.Name, v)
-	if err := e.apply(m); err != nil {
+	if err := p.Apply(m); err != nil {
 		return nil, err
 	}
-	m.Provenance = append(m.Provenance, model.Step{Transform: t.s.Name, Options: maps.Clone(map[string]string(v))})
 	return p, nil
 }
 

@@ -53,6 +53,36 @@ type KVShare struct {
 // K/V tensors while some logical layer running it stores K/V, and a
 // producing block's init pools over every block its readers run.
 func ShareKV(m *model.Model, s KVShare) (*Edit, error) {
+	e, err := s.check(m)
+	if err != nil {
+		return nil, err
+	}
+	old, nl := m.Layout, e.Layout
+	for p := 0; p < old.Blocks(); p++ {
+		had, has := old.BlockHasKV(p), nl.BlockHasKV(p)
+		switch {
+		case had && !has:
+			for _, suf := range kvSuffixes(m.Config) {
+				e.Remove = append(e.Remove, model.BlockName(p, suf))
+			}
+		case has && !had:
+			return nil, fmt.Errorf("block %d has no K/V projections, but the new layout needs them", p)
+		case has:
+			if err := s.producer(m, e, p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if c, cfg := m.Config, e.Config; cfg.KVHeads != c.KVHeads {
+		e.Notes = append(e.Notes, fmt.Sprintf("K/V heads pooled %d → %d (query heads per K/V head %d → %d)",
+			c.KVHeads, cfg.KVHeads, c.Heads/c.KVHeads, c.Heads/cfg.KVHeads))
+	}
+	return e, nil
+}
+
+// check validates s against m and returns an edit holding only the new
+// config (K/V heads) and layout (kv_source, chains resolved).
+func (s KVShare) check(m *model.Model) (*Edit, error) {
 	c, old := m.Config, m.Layout
 	n := c.Layers
 	if len(s.KVSource) != n {
@@ -75,8 +105,7 @@ func ShareKV(m *model.Model, s KVShare) (*Edit, error) {
 		}
 	}
 	cfg := c
-	pool := s.KVHeads != 0 && s.KVHeads != c.KVHeads
-	if pool {
+	if s.KVHeads != 0 && s.KVHeads != c.KVHeads {
 		if s.KVHeads < 0 || c.KVHeads%s.KVHeads != 0 {
 			return nil, fmt.Errorf("kv_heads=%d does not divide num_key_value_heads=%d; use one of %s",
 				s.KVHeads, c.KVHeads, JoinInts(Divisors(c.KVHeads)))
@@ -88,88 +117,75 @@ func ShareKV(m *model.Model, s KVShare) (*Edit, error) {
 	default:
 		return nil, fmt.Errorf("init=%q: want keep, mean or running", s.Init)
 	}
-	e := &Edit{Config: cfg, Layout: nl}
-	suffixes := kvSuffixes(c)
-	get := func(p int, suffix string) (*model.Tensor, error) {
-		name := model.BlockName(p, suffix)
-		t := m.Tensor(name)
-		if t == nil {
-			return nil, fmt.Errorf("block %d stores K/V but tensor %q is missing", p, name)
+	return &Edit{Config: cfg, Layout: nl}, nil
+}
+
+// servedBlocks returns the blocks whose K/V block p's producers now serve
+// (layers that stored K/V before and read a layer running p), in logical
+// order.
+func servedBlocks(old model.Layout, kv []int, p int) []int {
+	var members []int
+	seen := map[int]bool{}
+	for l := range kv {
+		if old.StoresKV(l) && old.LayerMap[kv[l]] == p {
+			if b := old.LayerMap[l]; !seen[b] {
+				seen[b] = true
+				members = append(members, b)
+			}
 		}
-		return t, nil
 	}
-	for p := 0; p < old.Blocks(); p++ {
-		had, has := old.BlockHasKV(p), nl.BlockHasKV(p)
-		if had && !has {
-			for _, suf := range suffixes {
-				e.Remove = append(e.Remove, model.BlockName(p, suf))
+	return members
+}
+
+// producer adds to e the new K/V tensors of block p, which keeps storing
+// K/V: the init over the blocks it now serves, and head pooling.
+func (s KVShare) producer(m *model.Model, e *Edit, p int) error {
+	c, cfg := m.Config, e.Config
+	pool := cfg.KVHeads != c.KVHeads
+	members := servedBlocks(m.Layout, e.Layout.KVSource, p)
+	average := s.Init != "keep" && len(members) > 1
+	if !average && !pool {
+		return nil
+	}
+	if average {
+		e.Notes = append(e.Notes, fmt.Sprintf("block %d K/V = %s of blocks %s", p, s.Init, JoinInts(members)))
+	}
+	for _, suf := range kvSuffixes(c) {
+		var src []*model.Tensor
+		for _, b := range members {
+			if !average && b != p {
+				continue
 			}
-			continue
-		}
-		if !has {
-			continue
-		}
-		if !had {
-			return nil, fmt.Errorf("block %d has no K/V projections, but the new layout needs them", p)
-		}
-		// Blocks whose K/V this block's producers now serve, in logical order.
-		var members []int
-		seen := map[int]bool{}
-		for l := 0; l < n; l++ {
-			if old.StoresKV(l) && old.LayerMap[kv[l]] == p {
-				if b := old.LayerMap[l]; !seen[b] {
-					seen[b] = true
-					members = append(members, b)
-				}
+			name := model.BlockName(b, suf)
+			t := m.Tensor(name)
+			if t == nil {
+				return fmt.Errorf("block %d stores K/V but tensor %q is missing", b, name)
 			}
+			src = append(src, t)
 		}
-		average := s.Init != "keep" && len(members) > 1
-		if !average && !pool {
-			continue
+		build := Mean(src)
+		if s.Init == "running" {
+			build = RunningMean(src)
 		}
-		if average {
-			e.Notes = append(e.Notes, fmt.Sprintf("block %d K/V = %s of blocks %s", p, s.Init, JoinInts(members)))
-		}
-		for _, suf := range suffixes {
-			src := []*model.Tensor{}
-			for _, b := range members {
-				if !average && b != p {
-					continue
-				}
-				t, err := get(b, suf)
+		shape := append([]int(nil), src[0].Shape...)
+		if pool && suf != "self_attn.k_norm.weight" {
+			cols := 1
+			if len(shape) == 2 {
+				cols = shape[1]
+			}
+			inner, from, to, d := build, c.KVHeads, cfg.KVHeads, c.HeadDim
+			build = func() ([]float32, error) {
+				v, err := inner()
 				if err != nil {
 					return nil, err
 				}
-				src = append(src, t)
+				return PoolHeads(v, from, to, d, cols), nil
 			}
-			build := Mean(src)
-			if s.Init == "running" {
-				build = RunningMean(src)
-			}
-			shape := append([]int(nil), src[0].Shape...)
-			if pool && suf != "self_attn.k_norm.weight" {
-				cols := 1
-				if len(shape) == 2 {
-					cols = shape[1]
-				}
-				inner, from, to, d := build, c.KVHeads, cfg.KVHeads, c.HeadDim
-				build = func() ([]float32, error) {
-					v, err := inner()
-					if err != nil {
-						return nil, err
-					}
-					return PoolHeads(v, from, to, d, cols), nil
-				}
-				shape[0] = to * d
-			} else if len(src) == 1 {
-				continue // unchanged (k_norm under pooling only)
-			}
-			e.Set = append(e.Set, NewTensor{Name: model.BlockName(p, suf), Shape: shape, Build: build})
+			shape[0] = to * d
+		} else if len(src) == 1 {
+			continue // unchanged (k_norm under pooling only)
 		}
+		e.Set = append(e.Set, NewTensor{Name: model.BlockName(p, suf), Shape: shape, Build: build})
 	}
-	if pool {
-		e.Notes = append(e.Notes, fmt.Sprintf("K/V heads pooled %d → %d (query heads per K/V head %d → %d)",
-			c.KVHeads, cfg.KVHeads, c.Heads/c.KVHeads, c.Heads/cfg.KVHeads))
-	}
-	return e, nil
+	return nil
 }

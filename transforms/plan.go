@@ -2,6 +2,9 @@ package transforms
 
 import (
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,6 +23,50 @@ type Plan struct {
 	ParamsBefore, ParamsAfter   int64
 	KVBytesBefore, KVBytesAfter int64 // per token, fp16 cache (model.KVBytesPerToken)
 	Notes                       []string
+
+	// What Apply needs to carry the plan out without computing the edit
+	// again (a KVSharer search runs once for Plan + Apply).
+	edit   *Edit
+	target snapshot
+}
+
+// snapshot identifies the state of a model a plan was made for.
+type snapshot struct {
+	m          *model.Model
+	config     model.Config
+	layout     model.Layout
+	tensors    []*model.Tensor
+	provenance int
+}
+
+func snap(m *model.Model) snapshot {
+	return snapshot{m, m.Config, m.Layout.Clone(), append([]*model.Tensor(nil), m.Tensors...), len(m.Provenance)}
+}
+
+// same reports whether m is still the model, in the state, of the snapshot.
+func (s snapshot) same(m *model.Model) bool {
+	return m == s.m && reflect.DeepEqual(m.Config, s.config) && reflect.DeepEqual(m.Layout, s.layout) &&
+		len(m.Provenance) == s.provenance && slices.Equal(m.Tensors, s.tensors)
+}
+
+// Apply carries the plan out on m, the model Plan was given, without running
+// the transform's analysis again: it builds the new tensors, rewrites m and
+// appends a provenance step. It fails, leaving m unchanged, when m is
+// another model or has changed since Plan, or when the plan was returned by
+// Transform.Apply (already carried out).
+func (p *Plan) Apply(m *model.Model) error {
+	if p.edit == nil {
+		return fmt.Errorf("%s: this plan was already applied", p.Transform)
+	}
+	if !p.target.same(m) {
+		return fmt.Errorf("%s: the model changed since the plan was made (or is another model); plan again", p.Transform)
+	}
+	if err := p.edit.apply(m); err != nil {
+		return err
+	}
+	p.edit, p.target = nil, snapshot{}
+	m.Provenance = append(m.Provenance, model.Step{Transform: p.Transform, Options: maps.Clone(p.Options)})
+	return nil
 }
 
 // maxNames is how many tensor names String lists per category.

@@ -56,7 +56,8 @@ type Transform interface {
 	Summary() string
 	Options() []Option
 	// Plan validates opts against the model and says what Apply will do,
-	// without changing m.
+	// without changing m. The plan's own Apply then carries it out on m
+	// without computing it again (a KVSharer search runs once).
 	Plan(m *model.Model, opts map[string]string, env Env) (*Plan, error)
 	// Apply rewrites m in place per the plan (tensors dropped, pooled or
 	// tied; Layout; Config) and appends a model.Step to m.Provenance. On

@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -23,6 +21,7 @@ import (
 	"github.com/retrofit-llm/retrofit/loaders"
 	_ "github.com/retrofit-llm/retrofit/loaders/all"
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/safetensors"
 	"github.com/retrofit-llm/retrofit/transforms"
 	_ "github.com/retrofit-llm/retrofit/transforms/all"
 )
@@ -47,44 +46,13 @@ func main() {
 	}
 }
 
-// refIDs reads ids_docs_val (I32) from a refs safetensors file.
+// refIDs reads ids_docs_val from a refs safetensors file.
 func refIDs(path string) ([]int, error) {
-	b, err := os.ReadFile(path)
+	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) < 8 {
-		return nil, fmt.Errorf("%s: too short", path)
-	}
-	n := binary.LittleEndian.Uint64(b)
-	if n > uint64(len(b)-8) {
-		return nil, fmt.Errorf("%s: bad header length", path)
-	}
-	var h map[string]json.RawMessage
-	if err := json.Unmarshal(b[8:8+n], &h); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var e struct {
-		DType   string  `json:"dtype"`
-		Offsets []int64 `json:"data_offsets"`
-	}
-	raw, ok := h["ids_docs_val"]
-	if !ok {
-		return nil, fmt.Errorf("%s: no ids_docs_val", path)
-	}
-	if err := json.Unmarshal(raw, &e); err != nil || e.DType != "I32" || len(e.Offsets) != 2 {
-		return nil, fmt.Errorf("%s: ids_docs_val: want I32", path)
-	}
-	data := b[8+n:]
-	if e.Offsets[1] > int64(len(data)) || e.Offsets[0] > e.Offsets[1] {
-		return nil, fmt.Errorf("%s: ids_docs_val: offsets outside the file", path)
-	}
-	data = data[e.Offsets[0]:e.Offsets[1]]
-	ids := make([]int, len(data)/4)
-	for i := range ids {
-		ids[i] = int(int32(binary.LittleEndian.Uint32(data[4*i:])))
-	}
-	return ids, nil
+	return f.Ints("ids_docs_val")
 }
 
 func ppl(m *model.Model, ids []int) (float64, error) {

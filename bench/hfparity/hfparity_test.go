@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/retrofit-llm/retrofit/internal/testutil"
+	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
 // fixturesDir is the directory holding the fixture model and its references.
@@ -23,28 +23,15 @@ func fixturesDir(t *testing.T, name string) string {
 // refsF32 reads one F32 tensor of a references file.
 func refsF32(t *testing.T, path, name string) []float32 {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := binary.LittleEndian.Uint64(data)
-	var hdr map[string]struct {
-		DType   string   `json:"dtype"`
-		Offsets [2]int64 `json:"data_offsets"`
-	}
-	if err := json.Unmarshal(data[8:8+n], &hdr); err != nil {
+	v, err := f.Float32s(name)
+	if err != nil {
 		t.Fatal(err)
 	}
-	ti, ok := hdr[name]
-	if !ok || ti.DType != "F32" {
-		t.Fatalf("%s: no F32 tensor %q", path, name)
-	}
-	b := data[8+n+uint64(ti.Offsets[0]) : 8+n+uint64(ti.Offsets[1])]
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
+	return v
 }
 
 // TestExportCases converts each fixture with every transform, exports it with

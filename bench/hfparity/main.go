@@ -8,6 +8,10 @@
 //	    directory with remote code, loads the export back, and writes per case
 //	    DIR/CASE/{hf/, retrofit.json, logits.f32}: retrofit's engine logits on
 //	    the references' ids_a, 32 greedy tokens, KV bytes per token.
+//	hfparity layoutrefs -out DIR [-fixtures DIR]
+//	    builds every case of layout-refs.json as the json says retrofit
+//	    convert builds it and exports each to DIR/<model>/<case>/hf (HF directory,
+//	    remote code) for scripts/hf_parity.py layoutrefs.
 //	hfparity ppl -model DIR [-gguf OUT.gguf] [-dtype bf16] [-refs NAME] [-fixtures DIR]
 //	    perplexity of an HF directory on the references' ids_docs_val
 //	    windows; with -gguf also exports it to GGUF, loads that back and
@@ -44,6 +48,19 @@ func main() {
 			b, _ := json.Marshal(r.Summary())
 			fmt.Println(string(b))
 		}
+	case "layoutrefs":
+		fs := flag.NewFlagSet("layoutrefs", flag.ExitOnError)
+		out := fs.String("out", "", "output directory (required)")
+		fixtures := fs.String("fixtures", "", "directory holding layout-refs.json and the fixture models (default: testdata, then ../shared/fixtures)")
+		fs.Parse(os.Args[2:])
+		if *out == "" {
+			usage()
+		}
+		var names []string
+		names, err = ExportLayoutRefs(*fixtures, *out)
+		for _, n := range names {
+			fmt.Println(n)
+		}
 	case "ppl":
 		fs := flag.NewFlagSet("ppl", flag.ExitOnError)
 		dir := fs.String("model", "", "HF directory (required)")
@@ -73,6 +90,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hfparity export -out DIR [-model qwen3-micro] [-fixtures DIR] [-cases a,b]\n       hfparity ppl -model DIR [-gguf OUT] [-dtype bf16] [-fixtures DIR]")
+	fmt.Fprintln(os.Stderr, "usage: hfparity export -out DIR [-model qwen3-micro] [-fixtures DIR] [-cases a,b]\n       hfparity layoutrefs -out DIR [-fixtures DIR]\n       hfparity ppl -model DIR [-gguf OUT] [-dtype bf16] [-fixtures DIR]")
 	os.Exit(2)
 }

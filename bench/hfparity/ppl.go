@@ -1,17 +1,17 @@
 package main
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/export"
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/loaders"
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
 // PPLResult is the perplexity of one checkpoint, as loaded and as GGUF.
@@ -94,16 +94,7 @@ func perplexity(m *model.Model, ids []int, ctx int) (float64, int, error) {
 			return 0, 0, err
 		}
 		for i := 0; i < ctx; i++ {
-			row := logits[i*vocab : (i+1)*vocab]
-			mx := row[0]
-			for _, v := range row {
-				mx = max(mx, v)
-			}
-			var s float64
-			for _, v := range row {
-				s += math.Exp(float64(v - mx))
-			}
-			nll += math.Log(s) + float64(mx) - float64(row[win[i+1]])
+			nll += numerics.NLL(logits[i*vocab:(i+1)*vocab], win[i+1])
 			n++
 		}
 	}
@@ -122,44 +113,17 @@ func layoutEqual(a, b model.Layout) bool {
 // readRefs reads the integer tensors (I32 or I64) of a references
 // safetensors file, by name.
 func readRefs(path string) (map[string][]int, error) {
-	data, err := os.ReadFile(path)
+	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) < 8 {
-		return nil, fmt.Errorf("%s: too short for a safetensors header", path)
-	}
-	n := binary.LittleEndian.Uint64(data)
-	if n > uint64(len(data)-8) {
-		return nil, fmt.Errorf("%s: header length %d exceeds the file", path, n)
-	}
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(data[8:8+n], &hdr); err != nil {
-		return nil, fmt.Errorf("%s: header: %w", path, err)
-	}
-	body := data[8+n:]
 	out := map[string][]int{}
-	for name, raw := range hdr {
-		var t struct {
-			DType   string   `json:"dtype"`
-			Offsets [2]int64 `json:"data_offsets"`
-		}
-		if name == "__metadata__" || json.Unmarshal(raw, &t) != nil {
+	for _, t := range f.Tensors {
+		if t.DType != "I32" && t.DType != "I64" {
 			continue
 		}
-		if t.Offsets[0] < 0 || t.Offsets[1] < t.Offsets[0] || t.Offsets[1] > int64(len(body)) {
-			return nil, fmt.Errorf("%s: tensor %q: data_offsets %v outside the file", path, name, t.Offsets)
-		}
-		b := body[t.Offsets[0]:t.Offsets[1]]
-		switch t.DType {
-		case "I32":
-			for i := 0; i+4 <= len(b); i += 4 {
-				out[name] = append(out[name], int(int32(binary.LittleEndian.Uint32(b[i:]))))
-			}
-		case "I64":
-			for i := 0; i+8 <= len(b); i += 8 {
-				out[name] = append(out[name], int(int64(binary.LittleEndian.Uint64(b[i:]))))
-			}
+		if out[t.Name], err = f.Ints(t.Name); err != nil {
+			return nil, err
 		}
 	}
 	for _, k := range []string{"ids_a", "ids_docs_val"} {

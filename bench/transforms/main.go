@@ -9,8 +9,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -22,9 +20,11 @@ import (
 	"time"
 
 	"github.com/retrofit-llm/retrofit/engine"
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/loaders"
 	_ "github.com/retrofit-llm/retrofit/loaders/safetensors"
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/safetensors"
 	"github.com/retrofit-llm/retrofit/tokenizer"
 	"github.com/retrofit-llm/retrofit/transforms"
 	_ "github.com/retrofit-llm/retrofit/transforms/all"
@@ -239,16 +239,7 @@ func perplexity(m *model.Model, ids []int, windows, ctx int) (float64, error) {
 			return 0, err
 		}
 		for i := range in {
-			row := logits[i*v : (i+1)*v]
-			mx := row[0]
-			for _, x := range row {
-				mx = max(mx, x)
-			}
-			var z float64
-			for _, x := range row {
-				z += math.Exp(float64(x - mx))
-			}
-			sum += math.Log(z) + float64(mx) - float64(row[ids[w*ctx+i+1]])
+			sum += numerics.NLL(logits[i*v:(i+1)*v], ids[w*ctx+i+1])
 			n++
 		}
 	}
@@ -286,38 +277,11 @@ func calibration(dir string, m *model.Model, n, ctx int) ([][]int, error) {
 	return out, nil
 }
 
-// readI32 reads an I32 tensor from a safetensors file.
+// readI32 reads an integer tensor from a safetensors file.
 func readI32(path, name string) ([]int, error) {
-	data, err := os.ReadFile(path)
+	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) < 8 {
-		return nil, fmt.Errorf("%s: too short", path)
-	}
-	n := binary.LittleEndian.Uint64(data)
-	if n > uint64(len(data)-8) {
-		return nil, fmt.Errorf("%s: header length %d past the end", path, n)
-	}
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(data[8:8+n], &hdr); err != nil {
-		return nil, fmt.Errorf("%s: header: %w", path, err)
-	}
-	var info struct {
-		DType   string  `json:"dtype"`
-		Offsets []int64 `json:"data_offsets"`
-	}
-	if err := json.Unmarshal(hdr[name], &info); err != nil || info.DType != "I32" || len(info.Offsets) != 2 {
-		return nil, fmt.Errorf("%s: tensor %q: want an I32 tensor (%v)", path, name, err)
-	}
-	start := 8 + int64(n)
-	if info.Offsets[0] < 0 || info.Offsets[1] < info.Offsets[0] || start+info.Offsets[1] > int64(len(data)) {
-		return nil, fmt.Errorf("%s: tensor %q: data_offsets %v outside the file", path, name, info.Offsets)
-	}
-	raw := data[start+info.Offsets[0] : start+info.Offsets[1]]
-	ids := make([]int, len(raw)/4)
-	for i := range ids {
-		ids[i] = int(int32(binary.LittleEndian.Uint32(raw[4*i:])))
-	}
-	return ids, nil
+	return f.Ints(name)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -52,8 +53,8 @@ func convertCommand() *cli.Command {
 			if len(names) == 0 {
 				return fmt.Errorf("convert: --to NAME is required (retrofit convert --list shows them)")
 			}
-			if !c.Bool("plan") && c.String("output") == "" {
-				return fmt.Errorf("convert: -o OUT is required unless --plan")
+			if err := checkConvertFlags(c, names); err != nil {
+				return err
 			}
 			opts, err := splitOptions(names, c.StringSlice("opt"))
 			if err != nil {
@@ -66,7 +67,7 @@ func convertCommand() *cli.Command {
 			defer m.Close()
 			env := transforms.Env{Log: c.App.ErrWriter, Context: c.Context}
 			if f := c.String("calib"); f != "" {
-				if env.Calib, err = calibrationSamples(m, f, c.Int("calib-samples"), c.Int("calib-ctx")); err != nil {
+				if env.Calib, err = calibrationSamples(c.Context, m, f, c.Int("calib-samples"), c.Int("calib-ctx")); err != nil {
 					return err
 				}
 			}
@@ -97,6 +98,37 @@ func convertCommand() *cli.Command {
 	}
 }
 
+// checkConvertFlags refuses flags that do not apply, before the model is loaded.
+func checkConvertFlags(c *cli.Context, names []string) error {
+	if c.Bool("plan") {
+		for _, f := range []string{"output", "dtype", "shard-size", "unroll", "format"} {
+			if c.IsSet(f) {
+				return fmt.Errorf("convert: --%s does not apply with --plan, which writes nothing", f)
+			}
+		}
+	} else {
+		if c.String("output") == "" {
+			return fmt.Errorf("convert: -o OUT is required unless --plan")
+		}
+		if err := checkWriteFlags(c); err != nil {
+			return err
+		}
+	}
+	if !contains(names, "kvsharer") {
+		for _, f := range []string{"calib", "calib-samples", "calib-ctx"} {
+			if c.IsSet(f) {
+				return fmt.Errorf("convert: --%s applies to --to kvsharer only", f)
+			}
+		}
+	} else if !c.IsSet("calib") && (c.IsSet("calib-samples") || c.IsSet("calib-ctx")) {
+		return fmt.Errorf("convert: --calib-samples and --calib-ctx need --calib FILE")
+	}
+	if n, k := c.Int("calib-samples"), c.Int("calib-ctx"); n <= 0 || k < 2 {
+		return fmt.Errorf("convert: --calib-samples %d must be positive and --calib-ctx %d at least 2", n, k)
+	}
+	return nil
+}
+
 // splitOptions assigns --opt values to transforms: plain key=value when one
 // transform is given, name.key=value when several are.
 func splitOptions(names, raw []string) (map[string]map[string]string, error) {
@@ -125,10 +157,7 @@ func splitOptions(names, raw []string) (map[string]map[string]string, error) {
 
 // calibrationSamples tokenizes a text file into n samples of ctx tokens,
 // taken from consecutive documents.
-func calibrationSamples(m *model.Model, path string, n, ctx int) ([][]int, error) {
-	if n <= 0 || ctx <= 1 {
-		return nil, fmt.Errorf("--calib-samples %d and --calib-ctx %d must be positive (ctx ≥ 2)", n, ctx)
-	}
+func calibrationSamples(cctx context.Context, m *model.Model, path string, n, ctx int) ([][]int, error) {
 	tok, err := tokenizer.ForModel(m)
 	if err != nil {
 		return nil, err
@@ -137,9 +166,9 @@ func calibrationSamples(m *model.Model, path string, n, ctx int) ([][]int, error
 	if err != nil {
 		return nil, err
 	}
-	ids, err := encodeDocuments(tok, m, string(text), documentSeparator, n*ctx)
+	ids, err := encodeDocuments(cctx, tok, m, string(text), documentSeparator, n*ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--calib %s: %w", path, err)
 	}
 	if len(ids) < ctx {
 		return nil, fmt.Errorf("--calib %s: %d tokens, fewer than one sample of %d", path, len(ids), ctx)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -19,15 +20,15 @@ func evalCommand() *cli.Command {
 		Name:      "eval",
 		Usage:     "perplexity of a model over a text file (or token ids), with speed and KV-cache bytes per token",
 		ArgsUsage: "MODEL",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "text", Usage: "text file to score"},
 			&cli.StringFlag{Name: "ids", Usage: "JSON array of token ids to score instead of text"},
 			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "window length in tokens"},
-			&cli.IntFlag{Name: "stride", Usage: "sliding windows advancing by N tokens (default: non-overlapping windows)"},
+			&cli.IntFlag{Name: "stride", Usage: "sliding windows advancing by N ≤ --ctx tokens (default: non-overlapping windows)"},
 			&cli.IntFlag{Name: "max-tokens", Usage: "score at most N tokens of the input"},
 			&cli.StringFlag{Name: "doc-sep", Value: documentSeparator, Usage: "split --text into documents joined by <|endoftext|> (\"\" to encode the file as one text)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
-		},
+		}, engineFlags(false)...),
 		Action: func(c *cli.Context) error {
 			path, err := oneArg(c, "MODEL")
 			if err != nil {
@@ -35,6 +36,9 @@ func evalCommand() *cli.Command {
 			}
 			if (c.String("text") == "") == (c.String("ids") == "") {
 				return fmt.Errorf("eval: give exactly one of --text FILE or --ids FILE")
+			}
+			if err := checkEvalFlags(c); err != nil {
+				return err
 			}
 			m, err := loaders.Load(path)
 			if err != nil {
@@ -55,14 +59,18 @@ func evalCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if ids, err = encodeDocuments(tok, m, string(text), c.String("doc-sep"), c.Int("max-tokens")); err != nil {
+				if ids, err = encodeDocuments(c.Context, tok, m, string(text), c.String("doc-sep"), c.Int("max-tokens")); err != nil {
 					return err
 				}
 			}
 			if n := c.Int("max-tokens"); n > 0 && n < len(ids) {
 				ids = ids[:n]
 			}
-			e, err := engine.New(m)
+			opts, err := engineOptions(c, false)
+			if err != nil {
+				return err
+			}
+			e, err := engine.NewWith(m, opts)
 			if err != nil {
 				return err
 			}
@@ -73,6 +81,9 @@ func evalCommand() *cli.Command {
 			bar.Done()
 			if err != nil {
 				return err
+			}
+			if res.Tokens > 0 && (math.IsNaN(res.NLL) || math.IsInf(res.NLL, 0)) {
+				return fmt.Errorf("eval: the mean NLL is %v: the model's logits are not finite (NaN or Inf in its weights)", res.NLL)
 			}
 			interrupted := res.Interrupted
 			if c.Bool("json") {
@@ -96,4 +107,22 @@ func evalCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// checkEvalFlags refuses window settings that would be silently changed.
+func checkEvalFlags(c *cli.Context) error {
+	ctx, stride := c.Int("ctx"), c.Int("stride")
+	if ctx < 2 {
+		return fmt.Errorf("eval: --ctx %d: a window needs at least 2 tokens", ctx)
+	}
+	if c.IsSet("stride") && (stride < 1 || stride > ctx) {
+		return fmt.Errorf("eval: --stride %d must be in [1, --ctx %d] (windows would skip tokens)", stride, ctx)
+	}
+	if c.IsSet("max-tokens") && c.Int("max-tokens") < 1 {
+		return fmt.Errorf("eval: --max-tokens %d must be positive", c.Int("max-tokens"))
+	}
+	if c.IsSet("doc-sep") && c.String("ids") != "" {
+		return fmt.Errorf("eval: --doc-sep applies to --text, not --ids")
+	}
+	return nil
 }

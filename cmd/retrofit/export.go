@@ -34,6 +34,9 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkWriteFlags(c); err != nil {
+				return err
+			}
 			m, err := loaders.Load(path)
 			if err != nil {
 				return err
@@ -44,8 +47,62 @@ func exportCommand() *cli.Command {
 	}
 }
 
-// writeModel exports m per the --format/--dtype/--output flags.
+// checkWriteFlags refuses flags that do not apply to the chosen --format,
+// before anything is loaded or computed.
+func checkWriteFlags(c *cli.Context) error {
+	switch format := strings.ToLower(c.String("format")); format {
+	case "gguf":
+		if c.IsSet("shard-size") {
+			return fmt.Errorf("--shard-size applies to --format safetensors; a GGUF output is one file")
+		}
+		if s := c.String("dtype"); s != "" {
+			if _, err := ggufDType(s); err != nil {
+				return err
+			}
+		}
+	case "safetensors":
+		if c.IsSet("unroll") {
+			return fmt.Errorf("--unroll applies to --format gguf; a safetensors directory keeps the looped layout (its remote code runs it)")
+		}
+		if s := c.String("dtype"); s != "" {
+			if _, err := safetensorsDType(s); err != nil {
+				return err
+			}
+		}
+		if c.IsSet("shard-size") {
+			if _, err := parseSize(c.String("shard-size")); err != nil {
+				return fmt.Errorf("--shard-size: %w", err)
+			}
+		}
+	default:
+		return fmt.Errorf("--format %q: want gguf or safetensors", format)
+	}
+	return nil
+}
+
+func ggufDType(s string) (model.DType, error) {
+	d, err := model.ParseDType(s)
+	if err != nil || (d != model.F32 && d != model.F16 && d != model.BF16 && d != model.Q8_0) {
+		return 0, fmt.Errorf("--dtype %q: a GGUF export writes f32, f16, bf16 or q8_0", s)
+	}
+	return d, nil
+}
+
+func safetensorsDType(s string) (model.DType, error) {
+	d, err := model.ParseDType(s)
+	if err != nil || (d != model.F32 && d != model.F16 && d != model.BF16) {
+		return 0, fmt.Errorf("--dtype %q: a safetensors export writes f32, f16 or bf16", s)
+	}
+	return d, nil
+}
+
+// writeModel exports m per the --format/--dtype/--output flags (checked by
+// checkWriteFlags); cancelling the command's context stops it and removes
+// what it wrote.
 func writeModel(c *cli.Context, m *model.Model) error {
+	if err := checkWriteFlags(c); err != nil {
+		return err
+	}
 	out := c.String("output")
 	format := strings.ToLower(c.String("format"))
 	bar := progress.New(os.Stderr, "export", len(m.Tensors))
@@ -54,60 +111,26 @@ func writeModel(c *cli.Context, m *model.Model) error {
 	case "gguf":
 		dt := model.BF16
 		if s := c.String("dtype"); s != "" {
-			d, err := model.ParseDType(s)
-			if err != nil {
-				return fmt.Errorf("--dtype: %w", err)
-			}
-			dt = d
+			dt, _ = ggufDType(s)
 		}
-		if err := export.GGUF(m, out, export.GGUFOptions{DType: dt, Unroll: c.Bool("unroll"), Progress: bar.Func()}); err != nil {
+		if err := export.GGUF(m, out, export.GGUFOptions{DType: dt, Unroll: c.Bool("unroll"), Progress: bar.Func(), Context: c.Context}); err != nil {
 			return err
 		}
 	case "safetensors":
-		var opts export.SafeTensorsOptions
+		opts := export.SafeTensorsOptions{Progress: bar.Func(), Context: c.Context}
 		if s := c.String("dtype"); s != "" {
-			d, err := model.ParseDType(s)
-			if err != nil {
-				return fmt.Errorf("--dtype: %w", err)
-			}
-			opts.DType, opts.ForceDType = d, true
+			opts.DType, _ = safetensorsDType(s)
+			opts.ForceDType = true
 		}
-		if s := c.String("shard-size"); s != "" {
-			n, err := parseSize(s)
-			if err != nil {
-				return fmt.Errorf("--shard-size: %w", err)
-			}
-			opts.ShardBytes = n
+		if c.IsSet("shard-size") {
+			opts.ShardBytes, _ = parseSize(c.String("shard-size"))
 		}
-		opts.Progress = bar.Func()
 		if err := export.SafeTensors(m, out, opts); err != nil {
 			return err
 		}
-	default:
-		return fmt.Errorf("--format %q: want gguf or safetensors", format)
 	}
 	bar.Done()
 	fmt.Fprintf(c.App.ErrWriter, "wrote %s (%s, %s params, KV %d bytes/token)\n",
 		out, format, humanCount(m.ParamCount()), m.KVBytesPerToken())
 	return nil
-}
-
-// parseSize reads sizes like "2GB", "500MB", "4096".
-func parseSize(s string) (int64, error) {
-	u := strings.ToUpper(strings.TrimSpace(s))
-	mult := int64(1)
-	for _, suf := range []struct {
-		s string
-		m int64
-	}{{"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"G", 1e9}, {"M", 1e6}, {"K", 1e3}, {"B", 1}} {
-		if strings.HasSuffix(u, suf.s) {
-			u, mult = strings.TrimSuffix(u, suf.s), suf.m
-			break
-		}
-	}
-	var n float64
-	if _, err := fmt.Sscan(u, &n); err != nil || n <= 0 {
-		return 0, fmt.Errorf("%q is not a size like 2GB or 500MB", s)
-	}
-	return int64(n * float64(mult)), nil
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/retrofit-llm/retrofit/export"
 	"github.com/retrofit-llm/retrofit/finetune"
+	"github.com/retrofit-llm/retrofit/internal/safefile"
 	"github.com/retrofit-llm/retrofit/loaders"
 	"github.com/retrofit-llm/retrofit/model"
 )
@@ -51,11 +54,21 @@ func finetuneCommand() *cli.Command {
 			if err != nil || dt.Quantized() {
 				return fmt.Errorf("finetune --dtype %q: want f32, f16 or bf16", c.String("dtype"))
 			}
+			if !c.IsSet("teacher") {
+				for _, f := range []string{"kd-weight", "kd-temp"} {
+					if c.IsSet(f) {
+						return fmt.Errorf("finetune: --%s applies with --teacher only", f)
+					}
+				}
+			}
 			m, err := loaders.Load(path)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
+			if err := checkFinetuneOutputs(c, m); err != nil {
+				return err
+			}
 			cfg := finetune.Config{
 				Model: m, DataFiles: c.StringSlice("data"), EvalFile: c.String("eval"), OutDir: c.String("out"),
 				Steps: c.Int("steps"), Tokens: c.Int64("tokens"), LR: c.Float64("lr"), MinLR: c.Float64("min-lr"),
@@ -88,4 +101,26 @@ func finetuneCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// checkFinetuneOutputs refuses, before any training, an --out directory
+// whose files (model/, checkpoint, metrics, plot) would replace an input:
+// the model, the teacher, or a data file.
+func checkFinetuneOutputs(c *cli.Context, m *model.Model) error {
+	out := c.String("out")
+	inputs := export.Inputs(m)
+	inputs = append(inputs, c.StringSlice("data")...)
+	if f := c.String("eval"); f != "" {
+		inputs = append(inputs, f)
+	}
+	if t := c.String("teacher"); t != "" {
+		inputs = append(inputs, t)
+	}
+	for _, p := range []string{filepath.Join(out, "model"), filepath.Join(out, finetune.CheckpointName),
+		filepath.Join(out, "metrics.jsonl"), filepath.Join(out, "loss.png")} {
+		if err := safefile.CheckNotInput(p, inputs); err != nil {
+			return fmt.Errorf("finetune --out %s: %w", out, err)
+		}
+	}
+	return nil
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/retrofit-llm/retrofit/model"
@@ -17,10 +19,15 @@ const documentSeparator = "\n\n\n"
 
 // encodeDocuments tokenizes text, splitting it into documents on sep (none
 // when sep is empty) and putting the end-of-text token between them. With
-// limit > 0 it stops after the document that reaches limit tokens.
-func encodeDocuments(tok *tokenizer.Tokenizer, m *model.Model, text, sep string, limit int) ([]int, error) {
+// limit > 0 it stops after the document that reaches limit tokens. Every id
+// must be inside the model's vocabulary.
+func encodeDocuments(ctx context.Context, tok *tokenizer.Tokenizer, m *model.Model, text, sep string, limit int) ([]int, error) {
 	if sep == "" {
-		return tok.Encode(text), nil
+		ids, err := tok.EncodeErr(text)
+		if err != nil {
+			return nil, err
+		}
+		return ids, checkIDs(ids, m, "the text")
 	}
 	eot, ok := tok.TokenID("<|endoftext|>")
 	if !ok {
@@ -31,15 +38,42 @@ func encodeDocuments(tok *tokenizer.Tokenizer, m *model.Model, text, sep string,
 	}
 	var ids []int
 	for i, doc := range strings.Split(text, sep) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("interrupted while tokenizing: %w", err)
+		}
 		if i > 0 {
 			ids = append(ids, eot)
 		}
-		ids = append(ids, tok.Encode(doc)...)
+		d, err := tok.EncodeErr(doc)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, d...)
 		if limit > 0 && len(ids) >= limit {
 			break
 		}
 	}
-	return ids, nil
+	return ids, checkIDs(ids, m, "the text")
+}
+
+// checkIDs refuses token ids the model has no embedding row for: the
+// tokenizer does not belong to the model.
+func checkIDs(ids []int, m *model.Model, what string) error {
+	for _, id := range ids {
+		if id < 0 || id >= m.Config.VocabSize {
+			return fmt.Errorf("%s: the tokenizer (%s) gives token id %d, outside the model's vocab_size %d: tokenizer and model do not match",
+				what, tokenizerSource(m), id, m.Config.VocabSize)
+		}
+	}
+	return nil
+}
+
+// tokenizerSource names where a model's tokenizer comes from.
+func tokenizerSource(m *model.Model) string {
+	if _, ok := m.Files["tokenizer.json"]; ok {
+		return filepath.Join(m.Path, "tokenizer.json")
+	}
+	return m.Path + " tokenizer.ggml.*"
 }
 
 // readIDs reads a JSON array of token ids (or an object with an "ids" array).

@@ -33,6 +33,9 @@ func tokenizeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if !c.IsSet("text") && !c.IsSet("file") {
+				return fmt.Errorf("tokenize: give --text TEXT or --file FILE")
+			}
 			input := c.String("text")
 			if f := c.String("file"); f != "" {
 				if input != "" {
@@ -60,7 +63,10 @@ func tokenizeCommand() *cli.Command {
 				fmt.Fprintln(c.App.Writer, text)
 				return nil
 			}
-			ids := tok.Encode(input)
+			ids, err := tok.EncodeErr(input)
+			if err != nil {
+				return fmt.Errorf("tokenize: %w", err)
+			}
 			if c.Bool("json") {
 				if ids == nil {
 					ids = []int{}

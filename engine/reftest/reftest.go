@@ -6,7 +6,6 @@ package reftest
 import (
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/retrofit-llm/retrofit/internal/testutil"
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
 // Refs holds one model's reference arrays and scalars.
@@ -99,39 +99,17 @@ type rawTensor struct {
 }
 
 func readSafetensors(path string) (map[string]rawTensor, error) {
-	b, err := os.ReadFile(path)
+	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) < 8 {
-		return nil, fmt.Errorf("%s: too short", path)
-	}
-	n := binary.LittleEndian.Uint64(b)
-	if n > uint64(len(b)-8) {
-		return nil, fmt.Errorf("%s: header length %d beyond the file", path, n)
-	}
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(b[8:8+n], &hdr); err != nil {
-		return nil, fmt.Errorf("%s: header: %w", path, err)
-	}
-	data := b[8+n:]
 	out := map[string]rawTensor{}
-	for name, msg := range hdr {
-		if name == "__metadata__" {
-			continue
+	for _, t := range f.Tensors {
+		_, raw, err := f.Bytes(t.Name)
+		if err != nil {
+			return nil, err
 		}
-		var e struct {
-			DType   string   `json:"dtype"`
-			Shape   []int    `json:"shape"`
-			Offsets [2]int64 `json:"data_offsets"`
-		}
-		if err := json.Unmarshal(msg, &e); err != nil {
-			return nil, fmt.Errorf("%s: tensor %q: %w", path, name, err)
-		}
-		if e.Offsets[0] < 0 || e.Offsets[1] > int64(len(data)) || e.Offsets[0] > e.Offsets[1] {
-			return nil, fmt.Errorf("%s: tensor %q: offsets %v outside the data", path, name, e.Offsets)
-		}
-		out[name] = rawTensor{e.DType, e.Shape, data[e.Offsets[0]:e.Offsets[1]]}
+		out[t.Name] = rawTensor{t.DType, t.Shape, raw}
 	}
 	return out, nil
 }

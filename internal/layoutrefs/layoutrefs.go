@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/retrofit-llm/retrofit/engine/reftest"
+	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/internal/testutil"
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/transforms"
@@ -28,14 +29,46 @@ const (
 	LogitsTol = 1e-3
 )
 
+// Meta is layout-refs.json: the window length, the positions whose logits
+// are stored, and the cases by "<model>/<case>".
+type Meta struct {
+	T         int             `json:"T"`
+	Positions []int           `json:"positions"`
+	Cases     map[string]Spec `json:"cases"`
+}
+
+// Spec is how one case is built: `retrofit convert` options, or a KVSharer
+// result given as a kv_source map.
+type Spec struct {
+	Layout struct {
+		KVSource []int `json:"kv_source"`
+	} `json:"layout"`
+	Convert string  `json:"retrofit"`
+	PPL     float64 `json:"ppl"`
+}
+
+// ReadMeta reads a layout-refs json.
+func ReadMeta(path string) (*Meta, error) {
+	blob, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m Meta
+	if err := json.Unmarshal(blob, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if m.T <= 0 || len(m.Positions) == 0 || len(m.Cases) == 0 {
+		return nil, fmt.Errorf("%s: T %d, %d positions, %d cases: want all positive", path, m.T, len(m.Positions), len(m.Cases))
+	}
+	return &m, nil
+}
+
 // Case is one reference: a model and a layout, with the NLL of
 // ids[1:T+1] given ids[0:T] and the logits rows at Positions.
 type Case struct {
+	Spec
 	Name      string // "<model>/<case>"
 	Model     string // fixture name, e.g. "qwen3-micro"
-	Convert   string // the json's `retrofit convert` options (or a note)
-	KVSource  []int  // the json's layout kv_source, when given
-	PPL       float64
 	T         int
 	Positions []int
 	NLL       []float32 // [T]
@@ -45,30 +78,16 @@ type Case struct {
 // Load returns every case of testdata's layout-refs, sorted by name.
 func Load(t testing.TB) []Case {
 	t.Helper()
-	blob, err := os.ReadFile(testutil.Fixture(t, "layout-refs.json"))
+	meta, err := ReadMeta(testutil.Fixture(t, "layout-refs.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var meta struct {
-		T         int   `json:"T"`
-		Positions []int `json:"positions"`
-		Cases     map[string]struct {
-			Layout struct {
-				KVSource []int `json:"kv_source"`
-			} `json:"layout"`
-			Retrofit string  `json:"retrofit"`
-			PPL      float64 `json:"ppl"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(blob, &meta); err != nil {
-		t.Fatalf("layout-refs.json: %v", err)
-	}
 	arrays := reftest.LoadArrays(t, "layout-refs.safetensors")
 	var out []Case
-	for name, c := range meta.Cases {
+	for name, spec := range meta.Cases {
 		mdl, _, _ := strings.Cut(name, "/")
-		k := Case{Name: name, Model: mdl, Convert: c.Retrofit, KVSource: c.Layout.KVSource, PPL: c.PPL,
-			T: meta.T, Positions: meta.Positions, NLL: arrays[name+"/nll"], Logits: arrays[name+"/logits"]}
+		k := Case{Spec: spec, Name: name, Model: mdl, T: meta.T, Positions: meta.Positions,
+			NLL: arrays[name+"/nll"], Logits: arrays[name+"/logits"]}
 		if len(k.NLL) != k.T || len(k.Logits) == 0 || len(k.Logits)%len(k.Positions) != 0 {
 			t.Fatalf("layout-refs: case %s: nll has %d values (want %d), logits %d", name, len(k.NLL), k.T, len(k.Logits))
 		}
@@ -93,16 +112,24 @@ func (c Case) IDs(t testing.TB) []int {
 func (c Case) Build(t testing.TB) *model.Model {
 	t.Helper()
 	m := reftest.Model(t, c.Model)
-	steps, err := c.steps()
-	if err != nil {
+	if err := c.Apply(m); err != nil {
 		t.Fatalf("%s: %v", c.Name, err)
 	}
-	for _, s := range steps {
-		if _, err := s.tr.Apply(m, s.opts, transforms.Env{}); err != nil {
-			t.Fatalf("%s: %s %v: %v", c.Name, s.tr.Name(), s.opts, err)
+	return m
+}
+
+// Apply applies the spec's transforms to m, the fixture model.
+func (s Spec) Apply(m *model.Model) error {
+	steps, err := s.steps()
+	if err != nil {
+		return err
+	}
+	for _, st := range steps {
+		if _, err := st.tr.Apply(m, st.opts, transforms.Env{}); err != nil {
+			return fmt.Errorf("%s %v: %w", st.tr.Name(), st.opts, err)
 		}
 	}
-	return m
+	return nil
 }
 
 type step struct {
@@ -113,17 +140,21 @@ type step struct {
 // steps parses "--to a --to b --opt [a.]k=v ...". A KVSharer result (no
 // options, a kv_source map in the layout) is applied as that map with the
 // producers' own K/V, which is what the kvsharer transform writes.
-func (c Case) steps() ([]step, error) {
-	if strings.HasPrefix(c.Convert, "a KVSharer result") {
+func (s Spec) steps() ([]step, error) {
+	if strings.HasPrefix(s.Convert, "a KVSharer result") {
+		kv := s.Layout.KVSource
 		tr := transforms.New(transforms.Spec{Name: "kvsharer-map",
 			Edit: func(m *model.Model, _ transforms.Values, _ transforms.Env) (*transforms.Edit, error) {
-				return transforms.ShareKV(m, transforms.KVShare{KVSource: c.KVSource, Init: "keep"})
+				return transforms.ShareKV(m, transforms.KVShare{KVSource: kv, Init: "keep"})
 			}})
 		return []step{{tr, nil}}, nil
 	}
 	var steps []step
-	f := strings.Fields(c.Convert)
-	for i := 0; i+1 < len(f); i += 2 {
+	f := strings.Fields(s.Convert)
+	if len(f)%2 != 0 {
+		return nil, fmt.Errorf("convert options %q: odd number of fields", s.Convert)
+	}
+	for i := 0; i < len(f); i += 2 {
 		switch f[i] {
 		case "--to":
 			tr, err := transforms.Lookup(f[i+1])
@@ -134,27 +165,24 @@ func (c Case) steps() ([]step, error) {
 		case "--opt":
 			k, v, ok := strings.Cut(f[i+1], "=")
 			if !ok || len(steps) == 0 {
-				return nil, fmt.Errorf("convert options %q: bad --opt %q", c.Convert, f[i+1])
+				return nil, fmt.Errorf("convert options %q: bad --opt %q", s.Convert, f[i+1])
 			}
 			target := steps[len(steps)-1]
 			if name, key, ok := strings.Cut(k, "."); ok {
 				k, target = key, step{}
-				for _, s := range steps {
-					if s.tr.Name() == name {
-						target = s
+				for _, st := range steps {
+					if st.tr.Name() == name {
+						target = st
 					}
 				}
 				if target.tr == nil {
-					return nil, fmt.Errorf("convert options %q: --opt %s names no --to", c.Convert, f[i+1])
+					return nil, fmt.Errorf("convert options %q: --opt %s names no --to", s.Convert, f[i+1])
 				}
 			}
 			target.opts[k] = v
 		default:
-			return nil, fmt.Errorf("convert options %q: unexpected %q", c.Convert, f[i])
+			return nil, fmt.Errorf("convert options %q: unexpected %q", s.Convert, f[i])
 		}
-	}
-	if len(f)%2 != 0 {
-		return nil, fmt.Errorf("convert options %q: odd number of fields", c.Convert)
 	}
 	return steps, nil
 }
@@ -165,7 +193,7 @@ func (c Case) steps() ([]step, error) {
 func (c Case) Diff(logits []float32, ids []int) (dNLL, dLogits float64) {
 	v := len(logits) / c.T
 	for i := 0; i < c.T; i++ {
-		dNLL = max(dNLL, math.Abs(RowNLL(logits[i*v:(i+1)*v], ids[i+1])-float64(c.NLL[i])))
+		dNLL = max(dNLL, math.Abs(numerics.NLL(logits[i*v:(i+1)*v], ids[i+1])-float64(c.NLL[i])))
 	}
 	for r, p := range c.Positions {
 		got, want := logits[p*v:(p+1)*v], c.Logits[r*v:(r+1)*v]
@@ -185,17 +213,4 @@ func (c Case) Check(t testing.TB, logits []float32, ids []int) {
 		t.Errorf("%s (%s): max |ΔNLL| %.3g (tolerance %g), max |Δlogits| %.3g (tolerance %g) against layout-refs",
 			c.Name, c.Convert, dn, NLLTol, dl, LogitsTol)
 	}
-}
-
-// RowNLL is −log softmax(z)[y], in float64.
-func RowNLL(z []float32, y int) float64 {
-	m := z[0]
-	for _, v := range z {
-		m = max(m, v)
-	}
-	var s float64
-	for _, v := range z {
-		s += math.Exp(float64(v - m))
-	}
-	return float64(m) + math.Log(s) - float64(z[y])
 }

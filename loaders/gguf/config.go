@@ -13,15 +13,16 @@ func shortest(x float32) float64 {
 	return f
 }
 
-// config builds the model config from the <arch>.* keys and the tensors.
-func (md *meta) config(arch string, m *model.Model) (model.Config, error) {
+// config builds the model config from the <arch>.* keys and the tensors;
+// family is the model family of arch ("qwen3" for "qwen3-retrofit").
+func (md *meta) config(arch, family string, m *model.Model) (model.Config, error) {
 	if md.err != nil {
 		return model.Config{}, md.err
 	}
 	k := func(s string) string { return arch + "." + s }
 	c := model.Config{
-		Family:       arch,
-		Architecture: map[string]string{"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}[arch],
+		Family:       family,
+		Architecture: map[string]string{"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}[family],
 		Layers:       int(md.int(k("block_count"), -1)),
 		MaxPositions: int(md.int(k("context_length"), 0)),
 		Hidden:       int(md.int(k("embedding_length"), -1)),
@@ -29,7 +30,7 @@ func (md *meta) config(arch string, m *model.Model) (model.Config, error) {
 		Heads:        int(md.int(k("attention.head_count"), -1)),
 		RMSEps:       md.float(k("attention.layer_norm_rms_epsilon"), 1e-6),
 		RopeTheta:    md.float(k("rope.freq_base"), 10000),
-		QKNorm:       arch == "qwen3",
+		QKNorm:       family == "qwen3",
 	}
 	c.KVHeads = int(md.int(k("attention.head_count_kv"), int64(c.Heads)))
 	if c.Heads > 0 {
@@ -72,10 +73,17 @@ func (md *meta) config(arch string, m *model.Model) (model.Config, error) {
 
 // id reads tokenizer.ggml.<key>, -1 when absent.
 func (md *meta) id(key string) int {
-	if n, ok := md.optInt("tokenizer.ggml." + key); ok {
-		return int(n)
+	key = "tokenizer.ggml." + key
+	v, ok := md.get(key)
+	if !ok {
+		return -1
 	}
-	return -1
+	n, ok := v.Int()
+	if !ok || n < 0 || n >= model.MaxVocab {
+		md.fail(key, "%s %v is not a token id", v.TypeName(), v.V)
+		return -1
+	}
+	return int(n)
 }
 
 // Layout keys written by retrofit's exporter for transformed models.

@@ -79,8 +79,9 @@ func load(path string, mf *model.MappedFile) (*model.Model, error) {
 	}
 	md := meta{path: path, f: f}
 	arch := md.str("general.architecture", "")
-	if md.err == nil && arch != "qwen2" && arch != "qwen3" {
-		return nil, fmt.Errorf("gguf %s: general.architecture %q is not supported (want qwen2 or qwen3)", path, arch)
+	family, ok := model.GGUFFamily(arch)
+	if md.err == nil && !ok {
+		return nil, fmt.Errorf("gguf %s: general.architecture %q is not supported (want qwen2 or qwen3, or qwen2%s or qwen3%s)", path, arch, model.GGUFArchSuffix, model.GGUFArchSuffix)
 	}
 	m := &model.Model{Path: path, Format: "gguf", Files: map[string][]byte{}}
 	for _, ti := range f.Tensors {
@@ -93,7 +94,7 @@ func load(path string, mf *model.MappedFile) (*model.Model, error) {
 		}
 		m.Tensors = append(m.Tensors, t)
 	}
-	if m.Config, err = md.config(arch, m); err != nil {
+	if m.Config, err = md.config(arch, family, m); err != nil {
 		return nil, err
 	}
 	if m.Layout, m.Provenance, err = md.layout(m.Config.Layers); err != nil {
@@ -101,6 +102,10 @@ func load(path string, mf *model.MappedFile) (*model.Model, error) {
 	}
 	if m.Vocab, err = md.vocab(); err != nil {
 		return nil, err
+	}
+	if m.Vocab != nil && len(m.Vocab.Tokens) != m.Config.VocabSize {
+		// llama.cpp refuses this file too: its vocabulary sizes the embedding.
+		return nil, fmt.Errorf("gguf %s: metadata \"tokenizer.ggml.tokens\": %d tokens, but \"token_embd.weight\" has %d rows", path, len(m.Vocab.Tokens), m.Config.VocabSize)
 	}
 	return m, nil
 }

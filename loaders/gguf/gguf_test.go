@@ -328,6 +328,8 @@ func TestBadFiles(t *testing.T) {
 		{"transforms", synth(t, func(f *ggufc.File) { setKV(f, KeyTransforms, ggufc.String("{")) }), `metadata "retrofit.transforms"`},
 		{"missing tensor", synth(t, func(f *ggufc.File) { f.Tensors = f.Tensors[:len(f.Tensors)-1] }), "missing tensors"},
 		{"shape", synth(t, func(f *ggufc.File) { f.Tensors[1].Dims = []uint64{16} }), `"model.norm.weight" has shape [16]`},
+		{"eos id", synth(t, func(f *ggufc.File) { setKV(f, "tokenizer.ggml.eos_token_id", ggufc.Uint32(0xfffffff0)) }), `metadata "tokenizer.ggml.eos_token_id": uint32 4294967280 is not a token id`},
+		{"fewer tokens", synth(t, func(f *ggufc.File) { setKV(f, "tokenizer.ggml.tokens", ggufc.Strings(make([]string, 63))) }), `63 tokens, but "token_embd.weight" has 64 rows`},
 		{"tokens", synth(t, func(f *ggufc.File) {
 			setKV(f, "tokenizer.ggml.tokens", ggufc.Strings([]string{"a"}))
 			setKV(f, "tokenizer.ggml.token_type", ggufc.Int32s([]int32{1, 1}))

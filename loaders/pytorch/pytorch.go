@@ -170,7 +170,7 @@ func loadSharded(m *model.Model, indexPath string) error {
 	shards := map[string]map[string]bool{}
 	for name, shard := range idx.WeightMap {
 		if shard == "" || shard == "." || shard == ".." || shard != filepath.Base(shard) || strings.ContainsAny(shard, `/\`) {
-			return fmt.Errorf("pytorch %s: weight_map[%q] = %q is not a file name in the checkpoint directory", indexPath, name, shard)
+			return fmt.Errorf("pytorch %s: weight_map[%.100q] = %.100q is not a file name in the checkpoint directory", indexPath, name, shard)
 		}
 		if shards[shard] == nil {
 			shards[shard] = map[string]bool{}
@@ -280,6 +280,9 @@ func readEntry(f *zip.File, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: decompresses past the %d-byte limit (its header says %d bytes)", f.Name, limit, f.UncompressedSize64)
 	}
 	return b, nil
 }

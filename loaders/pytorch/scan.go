@@ -37,12 +37,26 @@ var pickleOps = map[byte]opArg{
 	'c': {argLines2, 0}, 'i': {argLines2, 0},
 }
 
+// maxPickleOps bounds the opcodes of a pickle, and so the objects the
+// unpickler builds (each opcode makes at most one). A state dict takes
+// about 25 per tensor: a million is forty thousand tensors.
+var maxPickleOps = 1 << 20
+
+// maxPickleLine bounds the text argument of a protocol-0 opcode (a class
+// name, a number, a tensor name).
+const maxPickleLine = 64 << 10
+
 // scanPickle walks the opcodes of a pickle up to STOP and checks that every
-// argument, length-prefixed ones included, lies inside data. The unpickler
-// allocates a length-prefixed argument before reading it, so this keeps a
-// corrupt length from asking for gigabytes.
+// argument, length-prefixed ones included, lies inside data, and that there
+// are at most maxPickleOps of them. The unpickler allocates a
+// length-prefixed argument before reading it, and an object per opcode, so
+// this keeps a corrupt length from asking for gigabytes and a stream of
+// EMPTY_LIST opcodes from building millions of objects.
 func scanPickle(data []byte) error {
-	for pos := 0; pos < len(data); {
+	for pos, ops := 0, 0; pos < len(data); ops++ {
+		if ops >= maxPickleOps {
+			return fmt.Errorf("more than %d pickle opcodes (a state dict needs about 25 per tensor)", maxPickleOps)
+		}
 		op := data[pos]
 		arg, ok := pickleOps[op]
 		if !ok {
@@ -75,9 +89,9 @@ func scanPickle(data []byte) error {
 			need = int(n)
 		case argLines1, argLines2:
 			for range arg.kind - argLines1 + 1 {
-				i := bytes.IndexByte(data[pos:], '\n')
+				i := bytes.IndexByte(data[pos:min(len(data), pos+maxPickleLine+1)], '\n')
 				if i < 0 {
-					return fmt.Errorf("pickle opcode 0x%02x at offset %d: unterminated line", op, at)
+					return fmt.Errorf("pickle opcode 0x%02x at offset %d: no end of line within %d bytes", op, at, maxPickleLine)
 				}
 				pos += i + 1
 			}

@@ -39,6 +39,19 @@ type tensorRef struct {
 	stride  []int64
 }
 
+// maxNameBytes bounds a tensor name (HF's are under 100 bytes).
+const maxNameBytes = 1024
+
+// brief formats a value from the pickle for an error message, cut to 100
+// bytes so a hostile file cannot fill the message.
+func brief(v any) string {
+	s := fmt.Sprint(v)
+	if len(s) > 100 {
+		return fmt.Sprintf("%q… (%d bytes)", s[:100], len(s))
+	}
+	return s
+}
+
 // callFunc adapts a Go function to a pickle callable (the REDUCE opcode).
 type callFunc func(args ...any) (any, error)
 
@@ -57,7 +70,7 @@ func unpickle(data []byte) (out []namedTensor, err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("malformed pickle: %v", r)
+			out, err = nil, fmt.Errorf("malformed pickle: %s", brief(r))
 		}
 	}()
 	u := pickle.NewUnpickler(bytes.NewReader(data))
@@ -70,7 +83,10 @@ func unpickle(data []byte) (out []namedTensor, err error) {
 	add := func(k, v any) error {
 		name, ok := k.(string)
 		if !ok {
-			return fmt.Errorf("state dict key %v is %T, want a string", k, k)
+			return fmt.Errorf("state dict key %s is %T, want a string", brief(k), k)
+		}
+		if len(name) > maxNameBytes {
+			return fmt.Errorf("state dict key %.60q… is %d bytes, not a tensor name", name, len(name))
 		}
 		ref, ok := v.(*tensorRef)
 		if !ok {
@@ -116,29 +132,29 @@ func findClass(module, name string) (any, error) {
 		dt, ok := storageDTypes[name]
 		return storageClass{name: "torch." + name, dtype: dt, ok: ok}, nil
 	}
-	return nil, fmt.Errorf("pickle names %s.%s, which a plain tensor state dict does not use", module, name)
+	return nil, fmt.Errorf("pickle names %s.%s, which a plain tensor state dict does not use", brief(module), brief(name))
 }
 
 // persistentLoad resolves ('storage', class, key, location, numel).
 func persistentLoad(pid any) (any, error) {
 	t, ok := pid.(*types.Tuple)
 	if !ok || t.Len() != 5 {
-		return nil, fmt.Errorf("persistent id %v is not a ('storage', type, key, location, numel) tuple", pid)
+		return nil, fmt.Errorf("persistent id %s is not a ('storage', type, key, location, numel) tuple", brief(pid))
 	}
 	if s, _ := t.Get(0).(string); s != "storage" {
-		return nil, fmt.Errorf("persistent id kind %v, want 'storage'", t.Get(0))
+		return nil, fmt.Errorf("persistent id kind %s, want 'storage'", brief(t.Get(0)))
 	}
 	class, ok := t.Get(1).(storageClass)
 	if !ok {
-		return nil, fmt.Errorf("persistent id storage type %v is not a torch storage class", t.Get(1))
+		return nil, fmt.Errorf("persistent id storage type %s is not a torch storage class", brief(t.Get(1)))
 	}
 	key, ok := t.Get(2).(string)
 	if !ok {
-		return nil, fmt.Errorf("persistent id key %v is not a string", t.Get(2))
+		return nil, fmt.Errorf("persistent id key %s is not a string", brief(t.Get(2)))
 	}
 	numel, ok := toInt(t.Get(4))
 	if !ok || numel < 0 || numel > 1<<58 {
-		return nil, fmt.Errorf("storage %s: numel %v is not a non-negative integer", key, t.Get(4))
+		return nil, fmt.Errorf("storage %s: numel %s is not a non-negative integer", brief(key), brief(t.Get(4)))
 	}
 	return storageRef{class: class, key: key, numel: numel}, nil
 }
@@ -155,7 +171,7 @@ func rebuildTensor(args ...any) (any, error) {
 	}
 	off, ok := toInt(args[1])
 	if !ok || off < 0 {
-		return nil, fmt.Errorf("_rebuild_tensor_v2: storage offset %v is not a non-negative integer", args[1])
+		return nil, fmt.Errorf("_rebuild_tensor_v2: storage offset %s is not a non-negative integer", brief(args[1]))
 	}
 	size, err := intTuple(args[2], "size")
 	if err != nil {
@@ -166,13 +182,13 @@ func rebuildTensor(args ...any) (any, error) {
 		return nil, err
 	}
 	if len(size) != len(stride) {
-		return nil, fmt.Errorf("_rebuild_tensor_v2: size %v and stride %v differ in rank", size, stride)
+		return nil, fmt.Errorf("_rebuild_tensor_v2: size %s and stride %s differ in rank", brief(size), brief(stride))
 	}
 	shape := make([]int, len(size))
 	elems := int64(1)
 	for i, d := range size {
 		if d < 0 || (d > 0 && elems > (1<<58)/d) {
-			return nil, fmt.Errorf("_rebuild_tensor_v2: size %v is negative or too large", size)
+			return nil, fmt.Errorf("_rebuild_tensor_v2: size %s is negative or too large", brief(size))
 		}
 		elems *= d
 		shape[i] = int(d)
@@ -189,7 +205,7 @@ func intTuple(v any, what string) ([]int64, error) {
 	for i := range out {
 		n, ok := toInt(t.Get(i))
 		if !ok {
-			return nil, fmt.Errorf("_rebuild_tensor_v2: %s[%d] = %v is not an integer", what, i, t.Get(i))
+			return nil, fmt.Errorf("_rebuild_tensor_v2: %s[%d] = %s is not an integer", what, i, brief(t.Get(i)))
 		}
 		out[i] = n
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/retrofit-llm/retrofit/internal/testutil"
 	"github.com/retrofit-llm/retrofit/loaders"
+	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
 // stFile builds a safetensors file from a header (any JSON value, or a raw
@@ -38,12 +39,15 @@ func splitFile(t *testing.T, file string) (map[string]any, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := binary.LittleEndian.Uint64(b)
-	var h map[string]any
-	if err := json.Unmarshal(b[8:8+n], &h); err != nil {
+	hdr, err := safetensors.ParseHeader(b)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return h, b[8+n:]
+	var h map[string]any
+	if err := json.Unmarshal(b[8:hdr.DataStart], &h); err != nil {
+		t.Fatal(err)
+	}
+	return h, b[hdr.DataStart:]
 }
 
 // linkDir makes a temp directory whose entries are symlinks to src's files.

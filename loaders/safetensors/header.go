@@ -1,202 +1,30 @@
 package safetensors
 
 import (
-	"bytes"
-	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"math"
-	"sort"
 
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
-// MaxHeaderBytes is the largest JSON header accepted (the reference
-// implementation's limit); a larger length prefix is refused before anything
-// is allocated.
-const MaxHeaderBytes = 100 << 20
+// dtypes maps the safetensors dtypes retrofit reads weights in to its own.
+var dtypes = map[string]model.DType{"F32": model.F32, "F16": model.F16, "BF16": model.BF16}
 
-// Header is the parsed header of one .safetensors file.
-type Header struct {
-	// Metadata is the optional "__metadata__" string map.
-	Metadata map[string]string
-	// Tensors are ordered by their position in the file.
-	Tensors []TensorInfo
-	// DataStart is the file offset of the data section (8 + header length).
-	DataStart int64
-}
-
-// TensorInfo locates one tensor in the file.
-type TensorInfo struct {
-	Name   string
-	DType  model.DType
-	Shape  []int
-	Offset int64 // absolute file offset of the first byte
-	Size   int64 // bytes
-}
-
-// dtypes maps safetensors dtype names to retrofit dtypes. Names in
-// otherDTypes are valid safetensors types retrofit does not read.
-var (
-	dtypes      = map[string]model.DType{"F32": model.F32, "F16": model.F16, "BF16": model.BF16}
-	otherDTypes = map[string]bool{
-		"BOOL": true, "U8": true, "I8": true, "I16": true, "U16": true, "I32": true, "U32": true,
-		"I64": true, "U64": true, "F64": true, "F8_E4M3": true, "F8_E5M2": true, "F8_E8M0": true,
-		"F4": true, "F6_E2M3": true, "F6_E3M2": true, "C64": true,
-	}
-)
-
-// entry is one tensor's header object.
-type entry struct {
-	DType       *string  `json:"dtype"`
-	Shape       *[]int64 `json:"shape"`
-	DataOffsets *[]int64 `json:"data_offsets"`
-}
-
-// ParseHeader parses and checks the header of a safetensors file whose whole
-// contents are data: the 8-byte little-endian header length, the JSON header,
-// then the data section. Every tensor must have a dtype retrofit reads, a
-// shape whose byte size matches its data_offsets, and a range inside the data
-// section not overlapping another tensor. Errors name the field at fault but
-// not the file; callers add it.
-func ParseHeader(data []byte) (*Header, error) {
-	if len(data) < 8 {
-		return nil, fmt.Errorf("file is %d bytes, too short for the 8-byte header length", len(data))
-	}
-	n := binary.LittleEndian.Uint64(data)
-	if n > MaxHeaderBytes {
-		return nil, fmt.Errorf("header length %d exceeds the %d-byte limit (not a safetensors file?)", n, MaxHeaderBytes)
-	}
-	if n > uint64(len(data)-8) {
-		return nil, fmt.Errorf("header length %d runs past the end of the %d-byte file (truncated?)", n, len(data))
-	}
-	raw := data[8 : 8+n]
-	h := &Header{DataStart: 8 + int64(n)}
-	dataLen := int64(len(data)) - h.DataStart
-	if err := h.parseJSON(raw, dataLen); err != nil {
-		return nil, err
-	}
-	sort.SliceStable(h.Tensors, func(i, j int) bool { return h.Tensors[i].Offset < h.Tensors[j].Offset })
-	for i := 1; i < len(h.Tensors); i++ {
-		prev, t := h.Tensors[i-1], h.Tensors[i]
-		if t.Offset < prev.Offset+prev.Size {
-			return nil, fmt.Errorf("tensor %q: data_offsets [%d, %d) overlap tensor %q [%d, %d)", t.Name,
-				t.Offset-h.DataStart, t.Offset-h.DataStart+t.Size, prev.Name, prev.Offset-h.DataStart, prev.Offset-h.DataStart+prev.Size)
-		}
-	}
-	return h, nil
-}
-
-// parseJSON walks the top-level object in order, so duplicate names are caught.
-func (h *Header) parseJSON(raw []byte, dataLen int64) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
+// parseHeader parses and checks the whole file data (the container's checks:
+// bounds, sizes, overlaps) and requires every tensor to be in a dtype
+// retrofit reads. Errors name the field at fault but not the file.
+func parseHeader(data []byte) (*safetensors.Header, []model.DType, error) {
+	h, err := safetensors.ParseHeader(data)
 	if err != nil {
-		return fmt.Errorf("header JSON: %w", jsonErr(err))
+		return nil, nil, err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("header JSON: starts with %v, want an object", tok)
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("header JSON: %w", jsonErr(err))
-		}
-		name, ok := tok.(string)
+	dts := make([]model.DType, len(h.Tensors))
+	for i, ti := range h.Tensors {
+		dt, ok := dtypes[ti.DType]
 		if !ok {
-			return fmt.Errorf("header JSON: key %v is not a string", tok)
+			return nil, nil, fmt.Errorf("tensor %q: dtype %s is not supported (retrofit reads F32, F16, BF16)", ti.Name, ti.DType)
 		}
-		if seen[name] {
-			return fmt.Errorf("header JSON: key %q appears twice", name)
-		}
-		seen[name] = true
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return fmt.Errorf("header JSON: value of %q: %w", name, jsonErr(err))
-		}
-		if name == "__metadata__" {
-			if err := json.Unmarshal(val, &h.Metadata); err != nil {
-				return fmt.Errorf("header: __metadata__ must map strings to strings: %w", err)
-			}
-			continue
-		}
-		t, err := parseEntry(name, val, h.DataStart, dataLen)
-		if err != nil {
-			return err
-		}
-		h.Tensors = append(h.Tensors, t)
+		dts[i] = dt
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return fmt.Errorf("header JSON: %w", jsonErr(err))
-	}
-	// Only whitespace padding may follow the object.
-	if rest := raw[min(dec.InputOffset(), int64(len(raw))):]; len(bytes.TrimSpace(rest)) > 0 {
-		return fmt.Errorf("header JSON: unexpected bytes after the object")
-	}
-	return nil
-}
-
-func jsonErr(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
-
-func parseEntry(name string, val json.RawMessage, dataStart, dataLen int64) (TensorInfo, error) {
-	var e entry
-	dec := json.NewDecoder(bytes.NewReader(val))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
-		return TensorInfo{}, fmt.Errorf("tensor %q: %w", name, err)
-	}
-	switch {
-	case e.DType == nil:
-		return TensorInfo{}, fmt.Errorf("tensor %q: field \"dtype\" is missing", name)
-	case e.Shape == nil:
-		return TensorInfo{}, fmt.Errorf("tensor %q: field \"shape\" is missing", name)
-	case e.DataOffsets == nil:
-		return TensorInfo{}, fmt.Errorf("tensor %q: field \"data_offsets\" is missing", name)
-	}
-	dt, ok := dtypes[*e.DType]
-	if !ok {
-		if otherDTypes[*e.DType] {
-			return TensorInfo{}, fmt.Errorf("tensor %q: dtype %s is not supported (retrofit reads F32, F16, BF16)", name, *e.DType)
-		}
-		return TensorInfo{}, fmt.Errorf("tensor %q: unknown dtype %q", name, *e.DType)
-	}
-	shape := make([]int, len(*e.Shape))
-	elems := int64(1)
-	for i, d := range *e.Shape {
-		if d < 0 {
-			return TensorInfo{}, fmt.Errorf("tensor %q: shape %v has a negative dimension", name, *e.Shape)
-		}
-		if d > 0 && elems > math.MaxInt64/8/d {
-			return TensorInfo{}, fmt.Errorf("tensor %q: shape %v is too large", name, *e.Shape)
-		}
-		elems *= d
-		shape[i] = int(d)
-	}
-	offs := *e.DataOffsets
-	if len(offs) != 2 {
-		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets has %d entries, want 2", name, len(offs))
-	}
-	begin, end := offs[0], offs[1]
-	if begin < 0 || end < begin {
-		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets [%d, %d) is not a valid range", name, begin, end)
-	}
-	if end > dataLen {
-		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets [%d, %d) run past the %d-byte data section (truncated?)", name, begin, end, dataLen)
-	}
-	want, err := dt.ByteSize(elems)
-	if err != nil {
-		return TensorInfo{}, fmt.Errorf("tensor %q: %w", name, err)
-	}
-	if want != end-begin {
-		return TensorInfo{}, fmt.Errorf("tensor %q: %s shape %v needs %d bytes, data_offsets [%d, %d) give %d", name, *e.DType, shape, want, begin, end, end-begin)
-	}
-	return TensorInfo{Name: name, DType: dt, Shape: shape, Offset: dataStart + begin, Size: end - begin}, nil
+	return h, dts, nil
 }

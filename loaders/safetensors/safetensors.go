@@ -1,7 +1,8 @@
 // Package safetensors loads Hugging Face checkpoints stored as safetensors
 // (a single model.safetensors or shards listed in model.safetensors.index.json)
 // with their config.json and tokenizer side files. Every file is memory-mapped
-// and tensors stay lazy in their stored dtype (F32, F16 or BF16).
+// and checked by the safetensors container package; tensors stay lazy in
+// their stored dtype (F32, F16 or BF16).
 package safetensors
 
 import (
@@ -124,19 +125,19 @@ func loadFile(m *model.Model, file string, want map[string]bool) error {
 	if err != nil {
 		return fmt.Errorf("safetensors %s: %w", file, err)
 	}
-	h, err := ParseHeader(data)
+	h, dts, err := parseHeader(data)
 	if err != nil {
 		return fmt.Errorf("safetensors %s: %w", file, err)
 	}
 	got := map[string]bool{}
-	for _, ti := range h.Tensors {
+	for i, ti := range h.Tensors {
 		if want != nil && !want[ti.Name] {
 			return fmt.Errorf("safetensors %s: tensor %q is in the shard but the index weight_map does not list it there", file, ti.Name)
 		}
 		if m.Tensor(ti.Name) != nil {
 			return fmt.Errorf("safetensors %s: tensor %q appears in two files", file, ti.Name)
 		}
-		t, err := model.NewLazyTensor(ti.Name, ti.DType, ti.Shape, file, mf, ti.Offset, ti.Size)
+		t, err := model.NewLazyTensor(ti.Name, dts[i], ti.Shape, file, mf, ti.Offset, ti.Size)
 		if err != nil {
 			return fmt.Errorf("safetensors %w", err)
 		}

@@ -3,7 +3,6 @@ package safetensors_test
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,10 +12,11 @@ import (
 	"github.com/retrofit-llm/retrofit/loaders"
 	"github.com/retrofit-llm/retrofit/loaders/safetensors"
 	"github.com/retrofit-llm/retrofit/model"
+	st "github.com/retrofit-llm/retrofit/safetensors"
 )
 
-// rawTensor is a tensor read straight from a file with encoding/json, as an
-// independent check of the loader.
+// rawTensor is a tensor read by the container package alone (no model, no
+// dtype conversion), as a check of the loader.
 type rawTensor struct {
 	dtype string
 	shape []int
@@ -25,29 +25,14 @@ type rawTensor struct {
 
 func readRaw(t *testing.T, file string) map[string]rawTensor {
 	t.Helper()
-	b, err := os.ReadFile(file)
+	f, err := st.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := binary.LittleEndian.Uint64(b)
-	var h map[string]json.RawMessage
-	if err := json.Unmarshal(b[8:8+n], &h); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]rawTensor{}
-	for name, v := range h {
-		if name == "__metadata__" {
-			continue
-		}
-		var e struct {
-			DType string  `json:"dtype"`
-			Shape []int   `json:"shape"`
-			Offs  []int64 `json:"data_offsets"`
-		}
-		if err := json.Unmarshal(v, &e); err != nil {
-			t.Fatal(err)
-		}
-		out[name] = rawTensor{e.DType, e.Shape, b[8+int64(n)+e.Offs[0] : 8+int64(n)+e.Offs[1]]}
+	for _, ti := range f.Tensors {
+		_, raw, _ := f.Bytes(ti.Name)
+		out[ti.Name] = rawTensor{ti.DType, ti.Shape, raw}
 	}
 	return out
 }

@@ -99,8 +99,9 @@ func names(m *model.Model) map[string]bool {
 	return out
 }
 
-// apply runs Plan then Apply and checks that they agree with each other and
-// with the rewritten model, and that Plan left the model alone.
+// apply runs Plan, checks that it left the model alone, carries the plan
+// out (Plan.Apply, as Transform.Apply does) and checks the plan against the
+// rewritten model.
 func apply(t *testing.T, m *model.Model, name string, opts map[string]string, env transforms.Env) *transforms.Plan {
 	t.Helper()
 	tr, err := transforms.Lookup(name)
@@ -109,7 +110,7 @@ func apply(t *testing.T, m *model.Model, name string, opts map[string]string, en
 	}
 	before := names(m)
 	layoutBefore := m.Layout.Clone()
-	plan, err := tr.Plan(m, opts, env)
+	got, err := tr.Plan(m, opts, env)
 	if err != nil {
 		t.Fatalf("%s %v: plan: %v", name, opts, err)
 	}
@@ -117,15 +118,11 @@ func apply(t *testing.T, m *model.Model, name string, opts map[string]string, en
 		t.Fatalf("%s: Plan changed the model", name)
 	}
 	nprov := len(m.Provenance)
-	got, err := tr.Apply(m, opts, env)
-	if err != nil {
+	if err := got.Apply(m); err != nil {
 		t.Fatalf("%s %v: apply: %v", name, opts, err)
 	}
 	if err := m.Validate(); err != nil {
 		t.Fatalf("%s: applied model does not validate: %v", name, err)
-	}
-	if !reflect.DeepEqual(plan, got) {
-		t.Errorf("%s: Plan and Apply disagree:\n%v\n%v", name, plan, got)
 	}
 	if got.ParamsAfter != m.ParamCount() || got.KVBytesAfter != m.KVBytesPerToken() {
 		t.Errorf("%s: plan says %d params, %d KV bytes; model has %d, %d", name, got.ParamsAfter, got.KVBytesAfter, m.ParamCount(), m.KVBytesPerToken())

@@ -31,3 +31,34 @@ func TestPlanString(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanApply checks that a plan carries out on the model it was made for
+// (once), and refuses a model that changed since or another model.
+func TestPlanApply(t *testing.T) {
+	cla, _ := transforms.Lookup("cla")
+	depth, _ := transforms.Lookup("depthattn")
+	m := load(t, "qwen3-micro")
+	p, err := cla.Plan(m, nil, transforms.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := depth.Plan(m, nil, transforms.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Apply(load(t, "qwen3-micro")); err == nil || !strings.Contains(err.Error(), "changed since the plan") {
+		t.Errorf("applying to another model: %v", err)
+	}
+	if err := p.Apply(m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Layout.KVLayers() != 3 || len(m.Provenance) != 1 || m.Provenance[0].Transform != "cla" {
+		t.Errorf("after Apply: %d KV layers, provenance %+v", m.Layout.KVLayers(), m.Provenance)
+	}
+	if err := p.Apply(m); err == nil || !strings.Contains(err.Error(), "already applied") {
+		t.Errorf("applying twice: %v", err)
+	}
+	if err := stale.Apply(m); err == nil || !strings.Contains(err.Error(), "changed since the plan") {
+		t.Errorf("applying a plan made before another transform: %v", err)
+	}
+}

@@ -29,51 +29,9 @@ func init() {
 }
 
 func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.Edit, error) {
-	n := m.Config.Layers
-	if n < 2 {
-		return nil, fmt.Errorf("a model with %d layer has no earlier layers to mix", n)
-	}
-	if o["stride"] == "" {
-		o["stride"] = strconv.Itoa(n / 2)
-	}
-	stride, err := o.Int("stride")
+	stride, window, want, explicit, err := parseArgs(m.Config.Layers, o)
 	if err != nil {
 		return nil, err
-	}
-	window, err := o.Int("window")
-	if err != nil {
-		return nil, err
-	}
-	from, err := o.Int("from")
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case stride < 0 || stride >= n:
-		return nil, fmt.Errorf("stride=%d: want 0 ≤ stride < %d (layers); the released configs use %d, stride=1 mixes every earlier layer", stride, n, n/2)
-	case window < 0 || window >= n:
-		return nil, fmt.Errorf("window=%d: want 0 ≤ window < %d (layers)", window, n)
-	case stride == 0 && window == 0:
-		return nil, fmt.Errorf("stride=0 and window=0 leave no candidates; set stride ≥ 1 (default %d) or window ≥ 1", n/2)
-	case from < 1 || from >= n:
-		return nil, fmt.Errorf("from=%d: want 1 ≤ from < %d (layer 0 has no earlier layers to mix)", from, n)
-	}
-	want := make([]bool, n)
-	explicit := o["layers"] != "all"
-	if !explicit {
-		for l := from; l < n; l++ {
-			want[l] = true
-		}
-	} else {
-		for _, f := range strings.Split(o["layers"], ",") {
-			l, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || l < 1 || l >= n {
-				return nil, fmt.Errorf("layers=%q: want all or a comma-separated list of layers in [1, %d) (layer 0 has nothing to mix)", o["layers"], n)
-			}
-			if l >= from {
-				want[l] = true
-			}
-		}
 	}
 	l := m.Layout.Clone()
 	l.DepthStride, l.DepthWindow = stride, window
@@ -107,4 +65,56 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 		e.Notes = append(e.Notes, fmt.Sprintf("replaces the previous depth layout (stride %d, window %d)", old.DepthStride, old.DepthWindow))
 	}
 	return e, nil
+}
+
+// parseArgs checks the options for an n-layer model and returns the
+// candidate stride and window, the layers asked to mix, and whether they were
+// listed explicitly.
+func parseArgs(n int, o transforms.Values) (stride, window int, want []bool, explicit bool, err error) {
+	if n < 2 {
+		return 0, 0, nil, false, fmt.Errorf("a model with %d layer has no earlier layers to mix", n)
+	}
+	if o["stride"] == "" {
+		o["stride"] = strconv.Itoa(n / 2)
+	}
+	stride, err = o.Int("stride")
+	if err != nil {
+		return 0, 0, nil, false, err
+	}
+	window, err = o.Int("window")
+	if err != nil {
+		return 0, 0, nil, false, err
+	}
+	from, err := o.Int("from")
+	if err != nil {
+		return 0, 0, nil, false, err
+	}
+	switch {
+	case stride < 0 || stride >= n:
+		return 0, 0, nil, false, fmt.Errorf("stride=%d: want 0 ≤ stride < %d (layers); the released configs use %d, stride=1 mixes every earlier layer", stride, n, n/2)
+	case window < 0 || window >= n:
+		return 0, 0, nil, false, fmt.Errorf("window=%d: want 0 ≤ window < %d (layers)", window, n)
+	case stride == 0 && window == 0:
+		return 0, 0, nil, false, fmt.Errorf("stride=0 and window=0 leave no candidates; set stride ≥ 1 (default %d) or window ≥ 1", n/2)
+	case from < 1 || from >= n:
+		return 0, 0, nil, false, fmt.Errorf("from=%d: want 1 ≤ from < %d (layer 0 has no earlier layers to mix)", from, n)
+	}
+	want = make([]bool, n)
+	explicit = o["layers"] != "all"
+	if !explicit {
+		for l := from; l < n; l++ {
+			want[l] = true
+		}
+	} else {
+		for _, f := range strings.Split(o["layers"], ",") {
+			l, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || l < 1 || l >= n {
+				return 0, 0, nil, false, fmt.Errorf("layers=%q: want all or a comma-separated list of layers in [1, %d) (layer 0 has nothing to mix)", o["layers"], n)
+			}
+			if l >= from {
+				want[l] = true
+			}
+		}
+	}
+	return stride, window, want, explicit, nil
 }

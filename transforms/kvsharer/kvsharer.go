@@ -40,40 +40,9 @@ type Pair struct {
 }
 
 func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.Edit, error) {
-	n := m.Config.Layers
-	share, err := o.Fraction("share")
+	a, err := parseArgs(m, o)
 	if err != nil {
 		return nil, err
-	}
-	threshold, err := o.Fraction("threshold")
-	if err != nil {
-		return nil, err
-	}
-	order, err := o.Choice("order", "dissimilar", "similar")
-	if err != nil {
-		return nil, err
-	}
-	init, err := o.Choice("init", "keep", "align")
-	if err != nil {
-		return nil, err
-	}
-	if share <= 0 || share >= 1 {
-		return nil, fmt.Errorf("share=%s: want a fraction of the %d layers in (0, 1), e.g. 0.25 or 1/3", o["share"], n)
-	}
-	if threshold < -1 || threshold > 1 {
-		return nil, fmt.Errorf("threshold=%s: a cosine similarity, want -1 ≤ threshold ≤ 1", o["threshold"])
-	}
-	target := max(1, int(math.Floor(share*float64(n)+1e-9)))
-	old := m.Layout
-	replaceable := 0
-	for l := 1; l < n; l++ {
-		if old.StoresKV(l) && !old.DepthMix[l] {
-			replaceable++
-		}
-	}
-	if target > replaceable {
-		return nil, fmt.Errorf("share=%s asks for %d of %d layers, but only %d can still be replaced (layers ≥ 1 that compute their own K/V and do not mix across depth); use share ≤ %d/%d",
-			o["share"], target, n, replaceable, replaceable, n)
 	}
 	samples, err := calibration(env.Calib, m.Config.VocabSize)
 	if err != nil {
@@ -84,21 +53,95 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 		return nil, err
 	}
 	pairs := s.pairs()
-	if order == "dissimilar" {
-		sort.SliceStable(pairs, func(a, b int) bool { return pairs[a].Distance > pairs[b].Distance })
+	if a.order == "dissimilar" {
+		sort.SliceStable(pairs, func(x, y int) bool { return pairs[x].Distance > pairs[y].Distance })
 	} else {
-		sort.SliceStable(pairs, func(a, b int) bool { return pairs[a].Distance < pairs[b].Distance })
+		sort.SliceStable(pairs, func(x, y int) bool { return pairs[x].Distance < pairs[y].Distance })
 	}
+	n := m.Config.Layers
 	env.Logf("kvsharer: %d samples × %d tokens, %d pairs, order=%s, replacing %d of %d layers, threshold %g",
-		len(samples), len(samples[0]), len(pairs), order, target, n, threshold)
-	kv := append([]int(nil), old.KVSource...)
-	replaced, tried := 0, 0
+		len(samples), len(samples[0]), len(pairs), a.order, a.target, n, a.threshold)
+	kv, replaced, tried, err := s.greedy(pairs, a, env)
+	if err != nil {
+		return nil, err
+	}
+	env.Logf("kvsharer: kv_source %v (%d of %d layers replaced, %d pairs tried)", kv, replaced, n, tried)
+	e, err := transforms.ShareKV(m, transforms.KVShare{KVSource: kv, Init: "keep"})
+	if err != nil {
+		return nil, err
+	}
+	if a.init == "align" {
+		if _, err := align.Apply(m, e, env); err != nil {
+			return nil, err
+		}
+	}
+	e.Notes = append(e.Notes, fmt.Sprintf("search: %d pairs tried on %d samples × %d tokens, %d of %d layers replaced",
+		tried, len(samples), len(samples[0]), replaced, a.target))
+	if replaced < a.target {
+		e.Notes = append(e.Notes, fmt.Sprintf("only %d of the %d layers asked for kept the similarity above %g", replaced, a.target, a.threshold))
+	}
+	return e, nil
+}
+
+// args are the checked options: how many layers to replace, the similarity
+// to keep, and the order pairs are visited in.
+type args struct {
+	target    int
+	threshold float64
+	order     string
+	init      string
+}
+
+func parseArgs(m *model.Model, o transforms.Values) (args, error) {
+	n := m.Config.Layers
+	share, err := o.Fraction("share")
+	if err != nil {
+		return args{}, err
+	}
+	threshold, err := o.Fraction("threshold")
+	if err != nil {
+		return args{}, err
+	}
+	order, err := o.Choice("order", "dissimilar", "similar")
+	if err != nil {
+		return args{}, err
+	}
+	init, err := o.Choice("init", "keep", "align")
+	if err != nil {
+		return args{}, err
+	}
+	if share <= 0 || share >= 1 {
+		return args{}, fmt.Errorf("share=%s: want a fraction of the %d layers in (0, 1), e.g. 0.25 or 1/3", o["share"], n)
+	}
+	if threshold < -1 || threshold > 1 {
+		return args{}, fmt.Errorf("threshold=%s: a cosine similarity, want -1 ≤ threshold ≤ 1", o["threshold"])
+	}
+	target := max(1, int(math.Floor(share*float64(n)+1e-9)))
+	replaceable := 0
+	for l := 1; l < n; l++ {
+		if m.Layout.StoresKV(l) && !m.Layout.DepthMix[l] {
+			replaceable++
+		}
+	}
+	if target > replaceable {
+		return args{}, fmt.Errorf("share=%s asks for %d of %d layers, but only %d can still be replaced (layers ≥ 1 that compute their own K/V and do not mix across depth); use share ≤ %d/%d",
+			o["share"], target, n, replaceable, replaceable, n)
+	}
+	return args{target, threshold, order, init}, nil
+}
+
+// greedy visits the pairs in order and keeps each replacement whose final
+// hidden states stay above the threshold, until a.target layers are
+// replaced; it returns the kv_source map, the layers replaced and the pairs
+// tried.
+func (s *search) greedy(pairs []Pair, a args, env transforms.Env) (kv []int, replaced, tried int, err error) {
+	kv = append([]int(nil), s.layout.KVSource...)
 	for _, p := range pairs {
-		if replaced == target {
+		if replaced == a.target {
 			break
 		}
 		if err := env.Ctx().Err(); err != nil {
-			return nil, fmt.Errorf("search cancelled after %d pairs: %w", tried, err)
+			return nil, 0, 0, fmt.Errorf("search cancelled after %d pairs: %w", tried, err)
 		}
 		if kv[p.I] != p.I {
 			continue
@@ -109,39 +152,23 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 		from := firstChange(kv, cand)
 		sim, err := s.similarity(cand, from)
 		if err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
 		tried++
-		ok := sim > threshold
 		verdict := "rejected"
-		if ok {
+		if sim > a.threshold {
 			kv = cand
 			replaced++
 			verdict = "accepted"
-			if replaced < target {
+			if replaced < a.target {
 				if err := s.accept(kv, from); err != nil {
-					return nil, err
+					return nil, 0, 0, err
 				}
 			}
 		}
 		env.Logf("kvsharer: layer %d ← %d  distance %.4f  similarity %.4f  %s", p.I, p.J, p.Distance, sim, verdict)
 	}
-	env.Logf("kvsharer: kv_source %v (%d of %d layers replaced, %d pairs tried)", kv, replaced, n, tried)
-	e, err := transforms.ShareKV(m, transforms.KVShare{KVSource: kv, Init: "keep"})
-	if err != nil {
-		return nil, err
-	}
-	if init == "align" {
-		if _, err := align.Apply(m, e, env); err != nil {
-			return nil, err
-		}
-	}
-	e.Notes = append(e.Notes, fmt.Sprintf("search: %d pairs tried on %d samples × %d tokens, %d of %d layers replaced",
-		tried, len(samples), len(samples[0]), replaced, target))
-	if replaced < target {
-		e.Notes = append(e.Notes, fmt.Sprintf("only %d of the %d layers asked for kept the similarity above %g", replaced, target, threshold))
-	}
-	return e, nil
+	return kv, replaced, tried, nil
 }
 
 // calibration checks the samples and truncates them to a common length.

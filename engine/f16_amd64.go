@@ -1,0 +1,33 @@
+//go:build amd64 && !purego
+
+package engine
+
+import "golang.org/x/sys/cpu"
+
+// hasAVX512 selects the AVX-512 kernels of the fp16 cache (VCVTPH2PS needs
+// only AVX512F).
+var hasAVX512 = cpu.X86.HasAVX512F
+
+//go:noescape
+func dotsF16x1(s, q *float32, k *uint16, stride, T, d int)
+
+//go:noescape
+func dotsF16x2(s, q *float32, k *uint16, stride, T, d int)
+
+//go:noescape
+func dotsF16x4(s, q *float32, k *uint16, stride, T, d int)
+
+//go:noescape
+func axpysF16x1(out, p *float32, v *uint16, stride, T, d int)
+
+//go:noescape
+func axpysF16x2(out, p *float32, v *uint16, stride, T, d int)
+
+//go:noescape
+func axpysF16x4(out, p *float32, v *uint16, stride, T, d int)
+
+//go:noescape
+func cvtF16AVX512(dst *float32, src *uint16, n int)
+
+//go:noescape
+func cvtF32toF16AVX512(dst *uint16, src *float32, n int)

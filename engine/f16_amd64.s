@@ -1,0 +1,388 @@
+// AVX-512 kernels of the fp16 KV cache: dot products of query heads with
+// fp16 key rows, weighted sums of fp16 value rows, and conversions.
+
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func dotsF16x1(s, q *float32, k *uint16, stride, T, d int)
+// s[r·T+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 1, t < T; d % 16 == 0.
+TEXT ·dotsF16x1(SB), NOSPLIT, $0-48
+	MOVQ s+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ T+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ CX, R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	XORQ BX, BX
+dloop_t1:
+	CMPQ BX, CX
+	JGE ddone1
+	VXORPS Z0, Z0, Z0
+	XORQ AX, AX
+dloop_j1:
+	CMPQ AX, R9
+	JGE dred1
+	VCVTPH2PS (DX)(AX*2), Z8
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	ADDQ $16, AX
+	JMP dloop_j1
+dred1:
+	VEXTRACTF64X4 $1, Z0, Y14
+	VADDPS Y14, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VMOVHLPS X0, X0, X14
+	VADDPS X14, X0, X0
+	VMOVSHDUP X0, X14
+	VADDSS X14, X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	INCQ BX
+	JMP dloop_t1
+ddone1:
+	VZEROUPPER
+	RET
+
+// func dotsF16x2(s, q *float32, k *uint16, stride, T, d int)
+// s[r·T+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 2, t < T; d % 16 == 0.
+TEXT ·dotsF16x2(SB), NOSPLIT, $0-48
+	MOVQ s+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ T+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ CX, R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	LEAQ (SI)(R11*1), R12
+	XORQ BX, BX
+dloop_t2:
+	CMPQ BX, CX
+	JGE ddone2
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	XORQ AX, AX
+dloop_j2:
+	CMPQ AX, R9
+	JGE dred2
+	VCVTPH2PS (DX)(AX*2), Z8
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	VFMADD231PS (R12)(AX*4), Z8, Z1
+	ADDQ $16, AX
+	JMP dloop_j2
+dred2:
+	VEXTRACTF64X4 $1, Z0, Y14
+	VADDPS Y14, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VMOVHLPS X0, X0, X14
+	VADDPS X14, X0, X0
+	VMOVSHDUP X0, X14
+	VADDSS X14, X0, X0
+	VMOVSS X0, (DI)
+	VEXTRACTF64X4 $1, Z1, Y14
+	VADDPS Y14, Y1, Y1
+	VEXTRACTF128 $1, Y1, X14
+	VADDPS X14, X1, X1
+	VMOVHLPS X1, X1, X14
+	VADDPS X14, X1, X1
+	VMOVSHDUP X1, X14
+	VADDSS X14, X1, X1
+	VMOVSS X1, (DI)(R10*1)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	INCQ BX
+	JMP dloop_t2
+ddone2:
+	VZEROUPPER
+	RET
+
+// func dotsF16x4(s, q *float32, k *uint16, stride, T, d int)
+// s[r·T+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 4, t < T; d % 16 == 0.
+TEXT ·dotsF16x4(SB), NOSPLIT, $0-48
+	MOVQ s+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ T+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ CX, R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	LEAQ (SI)(R11*1), R12
+	LEAQ (R12)(R11*1), R14
+	LEAQ (R14)(R11*1), R15
+	LEAQ (R10)(R10*2), R11
+	XORQ BX, BX
+dloop_t4:
+	CMPQ BX, CX
+	JGE ddone4
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ AX, AX
+dloop_j4:
+	CMPQ AX, R9
+	JGE dred4
+	VCVTPH2PS (DX)(AX*2), Z8
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	VFMADD231PS (R12)(AX*4), Z8, Z1
+	VFMADD231PS (R14)(AX*4), Z8, Z2
+	VFMADD231PS (R15)(AX*4), Z8, Z3
+	ADDQ $16, AX
+	JMP dloop_j4
+dred4:
+	VEXTRACTF64X4 $1, Z0, Y14
+	VADDPS Y14, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VMOVHLPS X0, X0, X14
+	VADDPS X14, X0, X0
+	VMOVSHDUP X0, X14
+	VADDSS X14, X0, X0
+	VMOVSS X0, (DI)
+	VEXTRACTF64X4 $1, Z1, Y14
+	VADDPS Y14, Y1, Y1
+	VEXTRACTF128 $1, Y1, X14
+	VADDPS X14, X1, X1
+	VMOVHLPS X1, X1, X14
+	VADDPS X14, X1, X1
+	VMOVSHDUP X1, X14
+	VADDSS X14, X1, X1
+	VMOVSS X1, (DI)(R10*1)
+	VEXTRACTF64X4 $1, Z2, Y14
+	VADDPS Y14, Y2, Y2
+	VEXTRACTF128 $1, Y2, X14
+	VADDPS X14, X2, X2
+	VMOVHLPS X2, X2, X14
+	VADDPS X14, X2, X2
+	VMOVSHDUP X2, X14
+	VADDSS X14, X2, X2
+	VMOVSS X2, (DI)(R10*2)
+	VEXTRACTF64X4 $1, Z3, Y14
+	VADDPS Y14, Y3, Y3
+	VEXTRACTF128 $1, Y3, X14
+	VADDPS X14, X3, X3
+	VMOVHLPS X3, X3, X14
+	VADDPS X14, X3, X3
+	VMOVSHDUP X3, X14
+	VADDSS X14, X3, X3
+	VMOVSS X3, (DI)(R11*1)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	INCQ BX
+	JMP dloop_t4
+ddone4:
+	VZEROUPPER
+	RET
+
+// func axpysF16x1(out, p *float32, v *uint16, stride, T, d int)
+// out[r·d : r·d+d] += Σ_t p[r·T+t] · v[t·stride : t·stride+d] for r < 1; d % 32 == 0.
+TEXT ·axpysF16x1(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ T+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ CX, R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	XORQ AX, AX
+aloop_j1:
+	CMPQ AX, R9
+	JGE adone1
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	LEAQ (DX)(AX*2), R13
+	XORQ BX, BX
+aloop_t1:
+	CMPQ BX, CX
+	JGE astore1
+	VCVTPH2PS (R13), Z8
+	VCVTPH2PS 32(R13), Z9
+	VBROADCASTSS (SI)(BX*4), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	ADDQ R8, R13
+	INCQ BX
+	JMP aloop_t1
+astore1:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $128, DI
+	ADDQ $32, AX
+	JMP aloop_j1
+adone1:
+	VZEROUPPER
+	RET
+
+// func axpysF16x2(out, p *float32, v *uint16, stride, T, d int)
+// out[r·d : r·d+d] += Σ_t p[r·T+t] · v[t·stride : t·stride+d] for r < 2; d % 32 == 0.
+TEXT ·axpysF16x2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ T+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ CX, R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	LEAQ (SI)(R10*1), R12
+	XORQ AX, AX
+aloop_j2:
+	CMPQ AX, R9
+	JGE adone2
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS (DI)(R11*1), Z2
+	VMOVUPS 64(DI)(R11*1), Z3
+	LEAQ (DX)(AX*2), R13
+	XORQ BX, BX
+aloop_t2:
+	CMPQ BX, CX
+	JGE astore2
+	VCVTPH2PS (R13), Z8
+	VCVTPH2PS 32(R13), Z9
+	VBROADCASTSS (SI)(BX*4), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VBROADCASTSS (R12)(BX*4), Z10
+	VFMADD231PS Z8, Z10, Z2
+	VFMADD231PS Z9, Z10, Z3
+	ADDQ R8, R13
+	INCQ BX
+	JMP aloop_t2
+astore2:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, (DI)(R11*1)
+	VMOVUPS Z3, 64(DI)(R11*1)
+	ADDQ $128, DI
+	ADDQ $32, AX
+	JMP aloop_j2
+adone2:
+	VZEROUPPER
+	RET
+
+// func axpysF16x4(out, p *float32, v *uint16, stride, T, d int)
+// out[r·d : r·d+d] += Σ_t p[r·T+t] · v[t·stride : t·stride+d] for r < 4; d % 32 == 0.
+TEXT ·axpysF16x4(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ T+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ CX, R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	LEAQ (SI)(R10*1), R12
+	LEAQ (R12)(R10*1), R14
+	LEAQ (R14)(R10*1), R15
+	LEAQ (R11)(R11*2), R10
+	XORQ AX, AX
+aloop_j4:
+	CMPQ AX, R9
+	JGE adone4
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS (DI)(R11*1), Z2
+	VMOVUPS 64(DI)(R11*1), Z3
+	VMOVUPS (DI)(R11*2), Z4
+	VMOVUPS 64(DI)(R11*2), Z5
+	VMOVUPS (DI)(R10*1), Z6
+	VMOVUPS 64(DI)(R10*1), Z7
+	LEAQ (DX)(AX*2), R13
+	XORQ BX, BX
+aloop_t4:
+	CMPQ BX, CX
+	JGE astore4
+	VCVTPH2PS (R13), Z8
+	VCVTPH2PS 32(R13), Z9
+	VBROADCASTSS (SI)(BX*4), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VBROADCASTSS (R12)(BX*4), Z10
+	VFMADD231PS Z8, Z10, Z2
+	VFMADD231PS Z9, Z10, Z3
+	VBROADCASTSS (R14)(BX*4), Z10
+	VFMADD231PS Z8, Z10, Z4
+	VFMADD231PS Z9, Z10, Z5
+	VBROADCASTSS (R15)(BX*4), Z10
+	VFMADD231PS Z8, Z10, Z6
+	VFMADD231PS Z9, Z10, Z7
+	ADDQ R8, R13
+	INCQ BX
+	JMP aloop_t4
+astore4:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, (DI)(R11*1)
+	VMOVUPS Z3, 64(DI)(R11*1)
+	VMOVUPS Z4, (DI)(R11*2)
+	VMOVUPS Z5, 64(DI)(R11*2)
+	VMOVUPS Z6, (DI)(R10*1)
+	VMOVUPS Z7, 64(DI)(R10*1)
+	ADDQ $128, DI
+	ADDQ $32, AX
+	JMP aloop_j4
+adone4:
+	VZEROUPPER
+	RET
+
+// func cvtF16AVX512(dst *float32, src *uint16, n int)
+// dst[i] = float32(src[i]) for i < n; n % 16 == 0.
+TEXT ·cvtF16AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ AX, AX
+cloop:
+	CMPQ AX, CX
+	JGE cdone
+	VCVTPH2PS (SI)(AX*2), Z0
+	VMOVUPS Z0, (DI)(AX*4)
+	ADDQ $16, AX
+	JMP cloop
+cdone:
+	VZEROUPPER
+	RET
+
+// func cvtF32toF16AVX512(dst *uint16, src *float32, n int)
+// dst[i] = f16(src[i]) rounded to nearest even, for i < n; n % 16 == 0.
+TEXT ·cvtF32toF16AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ AX, AX
+tloop:
+	CMPQ AX, CX
+	JGE tdone
+	VMOVUPS (SI)(AX*4), Z0
+	VCVTPS2PH $0, Z0, (DI)(AX*2)
+	ADDQ $16, AX
+	JMP tloop
+tdone:
+	VZEROUPPER
+	RET
