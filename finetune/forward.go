@@ -117,7 +117,7 @@ func (n *Net) depthMixForward(tp *Tape, l int) {
 	nc := len(n.cands[l]) + 1
 	scale := numerics.ScoreScale(d)
 	qbar := tp.small[:d]
-	dm := numerics.Depth{Cands: n.cands[l], K: tp.k, V: tp.v}
+	dm := numerics.Depth{Cands: n.cands[l], K: tp.k, V: tp.v, SelfBias: n.SelfBias}
 	for i := 0; i < tp.B*tp.T; i++ {
 		for g := 0; g < c.KVHeads; g++ {
 			numerics.GroupMean(qbar, lt.q[i*qd:], g, grp, d)

@@ -96,6 +96,8 @@ func rows(n int) []row {
 	return r
 }
 
+var calibText = flag.String("calib-text", "", "calibration text (default: docs-train.txt beside the fixtures)")
+
 // alignRows lists the K/V-sharing conversions cold and with init=align.
 func alignRows(n int) []row {
 	k := fmt.Sprint(max(1, n/3))
@@ -109,6 +111,15 @@ func alignRows(n int) []row {
 		one("mlkv", "kv_layers", fmt.Sprint(n), "kv_heads", "1", "init", "align"),
 		one("kvsharer", "share", "1/3"),
 		one("kvsharer", "share", "1/3", "init", "align"),
+		one("kvsharer", "share", "1/3", "search", "loss", "init", "align"),
+	}
+}
+
+// searchRows compares the KVSharer searches at share 1/3.
+func searchRows(int) []row {
+	return []row{
+		one("kvsharer", "share", "1/3"),
+		one("kvsharer", "share", "1/3", "search", "loss"),
 	}
 }
 
@@ -119,11 +130,14 @@ func main() {
 	samples := flag.Int("calib-samples", 30, "kvsharer calibration samples")
 	calibCtx := flag.Int("calib-ctx", 64, "kvsharer tokens per sample")
 	models := flag.String("models", "qwen3-micro,qwen2-micro", "fixtures to measure")
-	set := flag.String("rows", "all", "all: every transform; align: K/V sharing cold and with init=align (plan notes printed)")
+	set := flag.String("rows", "all", "all: every transform; align: K/V sharing cold and with init=align (plan notes printed); search: KVSharer distance vs loss search")
 	flag.Parse()
 	list := rows
-	if *set == "align" {
+	switch *set {
+	case "align":
 		list = alignRows
+	case "search":
+		list = searchRows
 	}
 	if err := run(*fixtures, strings.Split(*models, ","), *windows, *ctx, *samples, *calibCtx, list, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "transforms:", err)
@@ -250,9 +264,12 @@ func perplexity(m *model.Model, ids []int, windows, ctx int) (float64, error) {
 // blank-line triples) that hold at least ctx tokens, truncated to ctx: the
 // reproduction's 30 samples × 64 tokens.
 func calibration(dir string, m *model.Model, n, ctx int) ([][]int, error) {
-	path, err := find(dir, "docs-train.txt")
-	if err != nil {
-		return nil, err
+	path := *calibText
+	if path == "" {
+		var err error
+		if path, err = find(dir, "docs-train.txt"); err != nil {
+			return nil, err
+		}
 	}
 	text, err := os.ReadFile(path)
 	if err != nil {

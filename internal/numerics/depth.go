@@ -1,6 +1,10 @@
 package numerics
 
-import "github.com/retrofit-llm/retrofit/sgemm"
+import (
+	"math"
+
+	"github.com/retrofit-llm/retrofit/sgemm"
+)
 
 // GroupMean writes the mean of KV group g's query heads (grp heads of dim d,
 // heads g·grp.. of row) to dst: the query Depth-Attention scores with.
@@ -36,6 +40,10 @@ type Depth struct {
 	K, V       [][]float32
 	Off        int
 	Key, Value []float32
+	// SelfBias is added to the own score (a warm-start schedule while
+	// uptraining; 0 otherwise). +Inf gives the own value weight 1: the
+	// layer stores its plain value, as the original model does.
+	SelfBias float32
 }
 
 // Mix writes Σ_j α_j·V'_j + α_self·v to dst (which must not alias d.Value)
@@ -46,8 +54,13 @@ func (d *Depth) Mix(dst, alpha, qbar []float32, scale float32) {
 	for j, c := range d.Cands {
 		alpha[j] = sgemm.Dot(qbar, d.K[c][d.Off:d.Off+n]) * scale
 	}
-	alpha[nc] = sgemm.Dot(qbar, d.Key) * scale
-	Softmax(alpha[:nc+1])
+	alpha[nc] = sgemm.Dot(qbar, d.Key)*scale + d.SelfBias
+	if math.IsInf(float64(d.SelfBias), 1) {
+		clear(alpha[:nc])
+		alpha[nc] = 1
+	} else {
+		Softmax(alpha[:nc+1])
+	}
 	clear(dst[:n])
 	for j, c := range d.Cands {
 		sgemm.Axpy(alpha[j], d.V[c][d.Off:d.Off+n], dst)

@@ -19,6 +19,16 @@
 //     into q_norm.weight. align fits that restricted map directly and
 //     reports both.
 //
+// Then, layer by layer in order, each aligned layer's o_proj is refitted by
+// least squares (ridge toward the V-map fold, chosen on one calibration
+// sample in four held out; not applied when no ridge beats the fold there) so that its attention
+// contribution in the converted model, with every earlier fold in place,
+// matches the original layer's contribution plus the drift of the residual
+// stream entering the layer (original − converted): a closed-form step that
+// also absorbs what the restricted K map and per-head V map miss. Its
+// parameters are o_proj's (Hidden × Heads·HeadDim), so it wants more
+// calibration than the per-head maps (e.g. 128 samples × 256 tokens).
+//
 // Explained fractions are 1 − ‖target − fit‖² / ‖target‖² over the
 // calibration tokens (uncentred, so RoPE leaves them unchanged); "cold" is
 // the same measure for the unaligned conversion (the source used as is).
@@ -27,8 +37,6 @@ package align
 import (
 	"fmt"
 	"math"
-	"os"
-	"strconv"
 
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/model"
@@ -89,19 +97,20 @@ func Apply(m *model.Model, e *transforms.Edit, env transforms.Env) ([]Fit, error
 	if err != nil {
 		return nil, err
 	}
-	if r := os.Getenv("ALIGN_RIDGE"); r != "" {
-		ridge, _ := strconv.ParseFloat(r, 64)
-		var layers []int
-		for _, st := range stats {
-			layers = append(layers, st.layer)
+	var layers []int
+	for _, st := range stats {
+		layers = append(layers, st.layer)
+	}
+	outs, err := refitOut(m, e, layers, true, env)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range outs {
+		if o.Ridge == 0 {
+			e.Notes = append(e.Notes, fmt.Sprintf("align layer %d o_proj refit: not applied (no ridge beat the V-map fold on held-out calibration samples; attention output explained %.3f)", o.Layer, o.VFold))
+			continue
 		}
-		outs, err := refitOut(m, e, layers, ridge, os.Getenv("ALIGN_DRIFT") != "", env)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range outs {
-			e.Notes = append(e.Notes, fmt.Sprintf("align layer %d o_proj refit: attention output explained %.3f (V-map fold) → %.3f", o.Layer, o.VFold, o.Refitted))
-		}
+		e.Notes = append(e.Notes, fmt.Sprintf("align layer %d o_proj refit (ridge %g, chosen on held-out samples): attention output explained %.3f (V-map fold) → %.3f", o.Layer, o.Ridge, o.VFold, o.Refitted))
 	}
 	return fits, nil
 }

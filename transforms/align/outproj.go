@@ -70,6 +70,34 @@ func (o *outStats) residual(w, w0 []float64, rows int) (res, total float64) {
 	return max(res, 0), total
 }
 
+// objective is ‖Y'·Wᵀ − (Y·W0ᵀ + Δ)‖² up to a constant that does not
+// depend on W: tr(W·G·Wᵀ) − 2·tr(W·C·W0ᵀ) − 2·tr(W·Y'ᵀΔ).
+func (o *outStats) objective(w, w0 []float64, rows int) float64 {
+	q := o.qd
+	var obj float64
+	for r := 0; r < rows; r++ {
+		a, b := w[r*q:(r+1)*q], w0[r*q:(r+1)*q]
+		for j := 0; j < q; j++ {
+			var sg, sc float64
+			for i := 0; i < q; i++ {
+				sg += a[i] * o.g[i*q+j]
+				sc += a[i] * o.c[i*q+j]
+			}
+			obj += sg*a[j] - 2*sc*b[j] - 2*a[j]*o.dt[j*rows+r]
+		}
+	}
+	return obj
+}
+
+// merge adds p's sums into o.
+func (o *outStats) merge(p *outStats) {
+	for _, x := range [][2][]float64{{o.g, p.g}, {o.c, p.c}, {o.h, p.h}, {o.dt, p.dt}} {
+		for i := range x[0] {
+			x[0][i] += x[1][i]
+		}
+	}
+}
+
 // solve returns W minimising ‖Y'·Wᵀ − Y·W0ᵀ‖² + λ‖W − Wf‖² with
 // λ = ridge · tr(G)/qd: (G + λI)·Wᵀ = C·W0ᵀ + λ·Wfᵀ.
 func (o *outStats) solve(w0, wf []float64, rows int, ridge float64) ([]float64, error) {
@@ -111,13 +139,23 @@ func (o *outStats) solve(w0, wf []float64, rows int, ridge float64) ([]float64, 
 type OutFit struct {
 	Layer           int
 	VFold, Refitted float64
+	// Ridge is the one chosen on held-out calibration samples (0: the
+	// refit did not beat the V-map fold there and was not applied).
+	Ridge float64
 }
+
+// ridges are the refit's candidate ridges, relative to the mean energy of
+// the attention output; one calibration sample in holdEvery is held out to
+// choose among them and the V-map fold.
+var ridges = []float64{1e-3, 1e-2, 1e-1, 1}
+
+const holdEvery = 4
 
 // refitOut refits, layer by layer in order, each aligned layer's o_proj by
 // least squares so that its attention contribution in the converted model
 // (with every fold so far) matches the original's on the calibration
-// tokens; ridge pulls toward the V-map fold.
-func refitOut(m *model.Model, e *transforms.Edit, layers []int, ridge float64, drift bool, env transforms.Env) ([]OutFit, error) {
+// tokens; a ridge chosen on held-out samples pulls toward the V-map fold.
+func refitOut(m *model.Model, e *transforms.Edit, layers []int, drift bool, env transforms.Env) ([]OutFit, error) {
 	c := m.Config
 	qd := c.Heads * c.HeadDim
 	orig, err := engine.New(m)
@@ -145,7 +183,7 @@ func refitOut(m *model.Model, e *transforms.Edit, layers []int, ridge float64, d
 		if err != nil {
 			return nil, err
 		}
-		st := newOutStats(qd, c.Hidden)
+		st, held := newOutStats(qd, c.Hidden), newOutStats(qd, c.Hidden)
 		for i, ids := range env.Calib {
 			if err := env.Ctx().Err(); err != nil {
 				return nil, fmt.Errorf("align: cancelled at layer %d sample %d: %w", l, i, err)
@@ -158,12 +196,16 @@ func refitOut(m *model.Model, e *transforms.Edit, layers []int, ridge float64, d
 			if err != nil {
 				return nil, err
 			}
-			st.add(y2, y)
+			into := st
+			if i%holdEvery == holdEvery-1 {
+				into = held
+			}
+			into.add(y2, y)
 			if drift {
 				for i := range x {
 					x[i] -= x2[i]
 				}
-				st.addDrift(y2, x)
+				into.addDrift(y2, x)
 			}
 		}
 		w0, err := read64(m, name)
@@ -175,13 +217,26 @@ func refitOut(m *model.Model, e *transforms.Edit, layers []int, ridge float64, d
 		if err != nil {
 			return nil, err
 		}
-		w, err := st.solve(w0, wf, c.Hidden, ridge)
-		if err != nil {
-			return nil, fmt.Errorf("align: o_proj refit of layer %d: %w", l, err)
+		best, bestObj := 0.0, held.objective(wf, w0, c.Hidden)
+		for _, r := range ridges {
+			w, err := st.solve(w0, wf, c.Hidden, r)
+			if err != nil {
+				return nil, fmt.Errorf("align: o_proj refit of layer %d: %w", l, err)
+			}
+			if obj := held.objective(w, w0, c.Hidden); obj < bestObj {
+				best, bestObj = r, obj
+			}
+		}
+		st.merge(held)
+		w := wf
+		if best > 0 {
+			if w, err = st.solve(w0, wf, c.Hidden, best); err != nil {
+				return nil, fmt.Errorf("align: o_proj refit of layer %d: %w", l, err)
+			}
 		}
 		rf, tot := st.residual(wf, w0, c.Hidden)
 		rw, _ := st.residual(w, w0, c.Hidden)
-		out = append(out, OutFit{Layer: l, VFold: explained(rf, tot), Refitted: explained(rw, tot)})
+		out = append(out, OutFit{Layer: l, VFold: explained(rf, tot), Refitted: explained(rw, tot), Ridge: best})
 		w32 := make([]float32, len(w))
 		for i, x := range w {
 			w32[i] = float32(x)
@@ -189,7 +244,7 @@ func refitOut(m *model.Model, e *transforms.Edit, layers []int, ridge float64, d
 		e.Set[idx] = transforms.NewTensor{Name: name, Shape: []int{c.Hidden, qd}, Build: func() ([]float32, error) {
 			return append([]float32(nil), w32...), nil
 		}}
-		env.Logf("align: layer %d o_proj refit: attention output explained %.3f → %.3f", l, out[len(out)-1].VFold, out[len(out)-1].Refitted)
+		env.Logf("align: layer %d o_proj refit (ridge %g): attention output explained %.3f → %.3f", l, best, out[len(out)-1].VFold, out[len(out)-1].Refitted)
 	}
 	return out, nil
 }
