@@ -54,11 +54,11 @@ type Config struct {
 	LayerLoss   string
 	LayerAnneal int
 	LocalSteps  int
-	Train       string  // "all" | "attn" | "mlp" | comma list of name patterns
-	EvalEvery   int     // steps between evaluations (0: only at the start and end)
-	EvalTokens  int     // cap on evaluated tokens (default 32768)
-	SaveEvery   int     // steps between checkpoints (0: only at the end)
-	Resume      bool    // continue from OutDir/checkpoint.bin when present
+	Train       string // "all" | "attn" | "mlp" | comma list of name patterns
+	EvalEvery   int    // steps between evaluations (0: only at the start and end)
+	EvalTokens  int    // cap on evaluated tokens (default 32768)
+	SaveEvery   int    // steps between checkpoints (0: only at the end)
+	Resume      bool   // continue from OutDir/checkpoint.bin when present
 	ExportDType model.DType
 	NoExport    bool // skip writing OutDir/model (benchmarks, tests)
 

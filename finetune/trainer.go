@@ -28,7 +28,7 @@ type trainer struct {
 
 	teacher *engine.Engine // nil without distillation
 	tcache  *engine.Cache
-	tlogits []float32 // teacher logits of one micro-batch [B·T × vocab]
+	tlogits []float32   // teacher logits of one micro-batch [B·T × vocab]
 	thidden [][]float32 // teacher layer outputs of one micro-batch, per layer [B·T × hidden] (layer-wise)
 	changed []int       // layers whose layout differs from the teacher's (local stage)
 	stage   string      // the Train pattern in force
