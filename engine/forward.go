@@ -323,8 +323,9 @@ func addBias(x, b []float32) {
 
 // depthMix replaces layer l's cached values at positions pos0..pos0+n-1 by
 // their Depth-Attention mix over the candidate set e.cands[l] (layers that
-// store K/V, each once; docs/methods.md). Keys are compared after RoPE: at
-// one position the rotation cancels.
+// store K/V, each once; docs/methods.md), the own score raised by the warm
+// start's DepthSelfBias. Keys are compared after RoPE: at one position the
+// rotation cancels.
 func (e *Engine) depthMix(l, n, pos0 int, cache *Cache) {
 	c := e.cfg
 	d, kvd := c.HeadDim, c.KVHeads*c.HeadDim
@@ -335,7 +336,7 @@ func (e *Engine) depthMix(l, n, pos0 int, cache *Cache) {
 	qbar, acc, alpha := s.mix[:d], s.mix[d:2*d], s.mix[2*d:]
 	scale := numerics.ScoreScale(d)
 	ks, vs := e.mixRows(cache, l, pos0, n)
-	dm := numerics.Depth{Cands: e.cands[l], K: ks, V: vs}
+	dm := numerics.Depth{Cands: e.cands[l], K: ks, V: vs, SelfBias: float32(e.layout.DepthSelfBias)}
 	for i := 0; i < n; i++ {
 		for g := 0; g < c.KVHeads; g++ {
 			numerics.GroupMean(qbar, s.q[i*c.Heads*d:], g, grp, d)

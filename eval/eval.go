@@ -22,6 +22,12 @@ type Options struct {
 	Stride int
 	// MaxTokens, if positive, scores at most that many tokens.
 	MaxTokens int
+	// SecondHalf scores as llama.cpp's llama-perplexity does: the input is
+	// cut into whole windows of Ctx tokens (a shorter tail is dropped), and
+	// each window scores only the predictions of its second half that fall
+	// inside it (rows Ctx/2 … Ctx-2 predict tokens Ctx/2+1 … Ctx-1).
+	// MaxTokens then limits the input tokens; Stride must be 0.
+	SecondHalf bool
 	// Progress, if set, is called after each window with the tokens scored so
 	// far and the total to score.
 	Progress func(done, total int)
@@ -53,6 +59,9 @@ func Perplexity(e *engine.Engine, ids []int, opts Options) (Result, error) {
 	}
 	if opts.Ctx < 1 || opts.Stride < 0 {
 		return Result{}, fmt.Errorf("eval: context %d and stride %d: context must be positive, stride not negative", opts.Ctx, opts.Stride)
+	}
+	if opts.SecondHalf {
+		return secondHalf(e, ids, opts)
 	}
 	stride := opts.Stride
 	if stride == 0 || stride > opts.Ctx {
@@ -100,6 +109,63 @@ func Perplexity(e *engine.Engine, ids []int, opts Options) (Result, error) {
 		scored = end
 		if opts.Progress != nil {
 			opts.Progress(scored, total)
+		}
+	}
+	res.Tokens = len(res.NLLs)
+	if res.Tokens > 0 {
+		res.NLL = sum / float64(res.Tokens)
+		res.PPL = math.Exp(res.NLL)
+	}
+	if s := time.Since(startT).Seconds(); s > 0 {
+		res.TokensPerSec = float64(fed) / s
+	}
+	return res, nil
+}
+
+// secondHalf is Perplexity with Options.SecondHalf.
+func secondHalf(e *engine.Engine, ids []int, opts Options) (Result, error) {
+	n := opts.Ctx
+	if opts.Stride != 0 || n < 4 {
+		return Result{}, fmt.Errorf("eval: second-half scoring needs non-overlapping windows of at least 4 tokens (stride %d, context %d)", opts.Stride, n)
+	}
+	if opts.MaxTokens > 0 && len(ids) > opts.MaxTokens {
+		ids = ids[:opts.MaxTokens]
+	}
+	windows := len(ids) / n
+	if windows == 0 {
+		return Result{}, fmt.Errorf("eval: %d tokens: fewer than one window of %d", len(ids), n)
+	}
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	v := e.Config().VocabSize
+	res := Result{KVBytesPerToken: e.KVBytesPerToken()}
+	cache := e.NewCache(n)
+	fopts := &engine.ForwardOptions{LogitsFrom: n / 2}
+	var sum float64
+	var fed int
+	startT := time.Now()
+	for w := 0; w < windows; w++ {
+		if ctx.Err() != nil {
+			res.Interrupted = true
+			break
+		}
+		win := ids[w*n : (w+1)*n]
+		fopts.OnLogits = func(row0 int, logits []float32) {
+			for i := row0; i < row0+len(logits)/v && i < n-1; i++ {
+				x := numerics.NLL(logits[(i-row0)*v:(i-row0+1)*v], win[i+1])
+				res.NLLs = append(res.NLLs, float32(x))
+				sum += x
+			}
+		}
+		cache.Reset()
+		if _, err := e.Forward(win, cache, fopts); err != nil {
+			return res, fmt.Errorf("eval: window at token %d: %w", w*n, err)
+		}
+		fed += n
+		if opts.Progress != nil {
+			opts.Progress((w+1)*n, windows*n)
 		}
 	}
 	res.Tokens = len(res.NLLs)

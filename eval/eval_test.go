@@ -113,3 +113,28 @@ func TestSlidingAndLimits(t *testing.T) {
 		t.Error("one token: no error")
 	}
 }
+
+// TestSecondHalfMatchesTransformers scores llama-perplexity's way (second
+// half of each 512-token window) and compares each scored NLL with the
+// transformers reference of the same window and row.
+func TestSecondHalfMatchesTransformers(t *testing.T) {
+	e, refs := load(t, "qwen3-micro")
+	ids, want := refs.I32["ids_docs_val"], refs.F32["nll_docs_val"]
+	res, err := Perplexity(e, ids[:4*512+100], Options{Ctx: 512, SecondHalf: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tokens != 4*255 {
+		t.Fatalf("scored %d tokens, want 4 windows × 255", res.Tokens)
+	}
+	var worst float64
+	for w := 0; w < 4; w++ {
+		for i := 256; i < 511; i++ {
+			worst = max(worst, math.Abs(float64(res.NLLs[w*255+i-256]-want[w*512+i])))
+		}
+	}
+	t.Logf("second-half ppl %.4f, max |ΔNLL| %.3g", res.PPL, worst)
+	if worst > 1e-4 {
+		t.Errorf("max |ΔNLL| %g > 1e-4", worst)
+	}
+}

@@ -18,6 +18,8 @@ const (
 	ggufKeyDepthWindow = "retrofit.depth_window"
 	ggufKeyLayerMap    = "retrofit.layer_map"
 	ggufKeyTransforms  = "retrofit.transforms"
+	// Only while a Depth-Attention warm start still anneals its bias.
+	ggufKeyDepthSelfBias = "retrofit.depth_self_bias"
 )
 
 // ggufMetadata builds the key/value pairs in llama.cpp's order: general.*,
@@ -70,6 +72,9 @@ func ggufMetadata(m *model.Model, layout model.Layout, dt model.DType, params in
 		add(ggufKeyDepthMix, gguf.Bools(append([]bool(nil), layout.DepthMix...)))
 		add(ggufKeyDepthStride, gguf.Uint32(uint32(layout.DepthStride)))
 		add(ggufKeyDepthWindow, gguf.Uint32(uint32(layout.DepthWindow)))
+		if layout.DepthSelfBias != 0 {
+			add(ggufKeyDepthSelfBias, gguf.Float32(float32(layout.DepthSelfBias)))
+		}
 		if !identity(layout.LayerMap) {
 			add(ggufKeyLayerMap, ints(layout.LayerMap))
 		}

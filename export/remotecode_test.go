@@ -60,6 +60,10 @@ func TestWriteRemoteCode(t *testing.T) {
 			l.DepthMix[i] = true
 		}
 	}
+	warm := func(l *model.Layout) { // a Depth-Attention warm start mid-anneal
+		depth(l)
+		l.DepthSelfBias = 7.25
+	}
 	step := []model.Step{{Transform: "cla", Options: map[string]string{"factor": "2"}}}
 	tests := []struct {
 		name, fixture string
@@ -74,6 +78,7 @@ func TestWriteRemoteCode(t *testing.T) {
 		{"cla qwen2", "qwen2-micro", cla, step, true, "qwen2"},
 		{"looped", "qwen3-micro", looped, nil, true, "qwen3"},
 		{"depthattn", "qwen3-micro", depth, nil, true, "qwen3"},
+		{"depthattn warm", "qwen3-micro", warm, nil, true, "qwen3"},
 		{"provenance only", "qwen3-micro", nil, []model.Step{{Transform: "mlkv"}}, true, "qwen3"},
 	}
 	for _, tc := range tests {

@@ -149,29 +149,34 @@ func LoadCheckpoint(path string, n *Net) (State, error) {
 }
 
 func loadCheckpoint(path string, n *Net) (State, error) {
-	var st State
 	f, err := os.Open(path)
 	if err != nil {
-		return st, err
+		return State{}, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return st, err
+		return State{}, err
 	}
+	return readCheckpoint(f, fi.Size(), n)
+}
+
+// readCheckpoint reads a checkpoint of size bytes from ra into the net.
+func readCheckpoint(ra io.ReaderAt, size int64, n *Net) (State, error) {
+	var st State
 	crc := crc32.New(crcTable)
-	r := io.TeeReader(bufio.NewReaderSize(f, 1<<20), crc)
+	r := io.TeeReader(bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), int(min(size, 1<<20))), crc)
 	var head [16]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
-		return st, fmt.Errorf("not a retrofit finetune checkpoint (%d bytes)", fi.Size())
+		return st, fmt.Errorf("not a retrofit finetune checkpoint (%d bytes)", size)
 	}
 	magic := string(head[:8])
 	if magic != ckptMagic && magic != ckptMagicV1 {
 		return st, fmt.Errorf("not a retrofit finetune checkpoint (magic %q)", head[:8])
 	}
 	hl := binary.LittleEndian.Uint64(head[8:])
-	if hl > 1<<30 || int64(hl) > fi.Size()-16 {
-		return st, fmt.Errorf("header length %d does not fit the file (%d bytes)", hl, fi.Size())
+	if hl > 1<<30 || int64(hl) > size-16 {
+		return st, fmt.Errorf("header length %d does not fit the file (%d bytes)", hl, size)
 	}
 	hdr := make([]byte, hl)
 	if _, err := io.ReadFull(r, hdr); err != nil {
@@ -197,10 +202,10 @@ func loadCheckpoint(path string, n *Net) (State, error) {
 	if magic == ckptMagic {
 		want += 4
 	}
-	if fi.Size() != want {
-		return st, fmt.Errorf("%d bytes, but its header describes %d (truncated, trailing data, or a wrong moments flag)", fi.Size(), want)
+	if size != want {
+		return st, fmt.Errorf("%d bytes, but its header describes %d (truncated, trailing data, or a wrong moments flag)", size, want)
 	}
-	buf := make([]byte, 1<<16)
+	buf := make([]byte, min(1<<16, max(size, 64)))
 	get := func(v []float32) error {
 		for len(v) > 0 {
 			k := min(len(v), len(buf)/4)
@@ -236,7 +241,7 @@ func loadCheckpoint(path string, n *Net) (State, error) {
 	if magic == ckptMagic {
 		sum := crc.Sum32()
 		var tail [4]byte
-		if _, err := f.ReadAt(tail[:], fi.Size()-4); err != nil {
+		if _, err := ra.ReadAt(tail[:], size-4); err != nil {
 			return st, fmt.Errorf("checksum: %w", err)
 		}
 		if got := binary.LittleEndian.Uint32(tail[:]); got != sum {

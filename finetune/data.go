@@ -73,18 +73,30 @@ func Tokenize(files []string, enc Encoder, eos int, workers int) ([]int, error) 
 		return nil, fmt.Errorf("finetune: data: %v hold no text", files)
 	}
 	enc2 := make([][]int, len(docs))
+	errs := make([]error, len(docs))
 	workers = max(1, min(workers, len(docs)))
+	// A tokenizer whose Split regex can run out of time reports it.
+	checked, _ := enc.(interface{ EncodeErr(string) ([]int, error) })
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < len(docs); i += workers {
-				enc2[i] = enc.Encode(docs[i])
+				if checked != nil {
+					enc2[i], errs[i] = checked.EncodeErr(docs[i])
+				} else {
+					enc2[i] = enc.Encode(docs[i])
+				}
 			}
 		}(w)
 	}
 	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("finetune: data: document %d: %w", i, err)
+		}
+	}
 	var ids []int
 	for _, e := range enc2 {
 		ids = append(ids, e...)

@@ -6,8 +6,10 @@
 // distillation), AdamW with warmup + cosine decay, gradient clipping and
 // accumulation, data packing, exact-resume checkpoints, metrics and a plot.
 //
-// All matmuls go through sgemm; parallel loops partition work statically, so
-// the same seed and data give the same loss curve bit for bit.
+// All matmuls go through sgemm and the per-vector math (norms, RoPE,
+// softmax, SiLU, the Depth-Attention mix and their backward pieces) through
+// internal/numerics, the engine's own; parallel loops partition work
+// statically, so the same seed and data give the same loss curve bit for bit.
 //
 // Loss (documented formula): with student logits z, teacher logits u,
 // temperature T and weight w, per predicted token

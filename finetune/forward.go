@@ -108,7 +108,8 @@ func (n *Net) layerForward(tp *Tape, l int) {
 }
 
 // depthMixForward writes layer l's stored value V'_l from its own value and
-// the candidates' keys and stored values (docs/methods.md), saving α.
+// the candidates' keys and stored values (docs/methods.md; the own score
+// raised by the layout's warm-start DepthSelfBias), saving α.
 func (n *Net) depthMixForward(tp *Tape, l int) {
 	c := n.Cfg
 	lt := &tp.layers[l]
@@ -117,7 +118,7 @@ func (n *Net) depthMixForward(tp *Tape, l int) {
 	nc := len(n.cands[l]) + 1
 	scale := numerics.ScoreScale(d)
 	qbar := tp.small[:d]
-	dm := numerics.Depth{Cands: n.cands[l], K: tp.k, V: tp.v, SelfBias: n.SelfBias}
+	dm := numerics.Depth{Cands: n.cands[l], K: tp.k, V: tp.v, SelfBias: float32(n.Layout.DepthSelfBias)}
 	for i := 0; i < tp.B*tp.T; i++ {
 		for g := 0; g < c.KVHeads; g++ {
 			numerics.GroupMean(qbar, lt.q[i*qd:], g, grp, d)

@@ -32,7 +32,9 @@ func tinyLayouts() map[string]model.Layout {
 	claDepth := cla.Clone()
 	claDepth.DepthMix = []bool{false, false, true, false}
 	claDepth.DepthStride = 2
-	return map[string]model.Layout{"vanilla": vanilla, "cla": cla, "looped": looped, "depth": depth, "cla+depth": claDepth}
+	warm := depth.Clone() // mid-anneal: the own score is raised, candidates still weigh
+	warm.DepthSelfBias = 1.5
+	return map[string]model.Layout{"vanilla": vanilla, "cla": cla, "looped": looped, "depth": depth, "cla+depth": claDepth, "depth-warm": warm}
 }
 
 // lossAt runs forward + loss and returns the mean loss.
@@ -60,7 +62,7 @@ func TestGradients(t *testing.T) {
 		kd           bool
 	}
 	var cases []tc
-	for _, lay := range []string{"vanilla", "cla", "looped", "depth", "cla+depth"} {
+	for _, lay := range []string{"vanilla", "cla", "looped", "depth", "cla+depth", "depth-warm"} {
 		cases = append(cases, tc{"qwen3/" + lay, "qwen3", 2, lay, false}, tc{"qwen2/" + lay, "qwen2", 2, lay, false})
 	}
 	cases = append(cases, tc{"mlkv/qwen3", "qwen3", 1, "cla", false}, tc{"kd/qwen3/depth", "qwen3", 2, "depth", true},

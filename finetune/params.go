@@ -35,10 +35,6 @@ type Net struct {
 	embed, head, finalNorm *Param // head aliases embed when tied
 	blocks                 []*blockParams
 	cands                  [][]int
-
-	// SelfBias is added to every Depth-Attention layer's own score (the
-	// warm-start schedule; 0 otherwise).
-	SelfBias float32
 }
 
 // NewNet copies the model's tensors to fp32 parameters.

@@ -28,8 +28,8 @@ type Config struct {
 	Tokens int64 // training tokens when Steps is 0
 
 	LR          float64 // peak learning rate (default 5e-4)
-	MinLR       float64 // final learning rate of the cosine (default LR/10)
-	Warmup      int     // linear warmup steps (default min(50, Steps/10))
+	MinLR       float64 // final learning rate of the cosine (default LR/10; negative: 0)
+	Warmup      int     // linear warmup steps (default min(50, Steps/10); negative: none)
 	WeightDecay float64 // AdamW decoupled decay on matrices (default 0; set e.g. 0.01)
 	Clip        float64 // global gradient-norm clip (default 1; negative disables)
 	Ctx         int     // tokens per training window (default 256)
@@ -45,11 +45,6 @@ type Config struct {
 	// after the local stage (0: constant). LocalSteps first steps train only
 	// the layers whose layout differs from the teacher's, on the layer loss
 	// of those layers alone; they count in Steps.
-	// WarmSteps > 0 starts Depth-Attention layers exactly at the original
-	// model: a bias β on each mixing layer's own score, +∞ at step 0 and
-	// −ln(s/WarmSteps) at step s, 0 from step WarmSteps on (≤ Steps).
-	WarmSteps int
-
 	LayerWeight float64
 	LayerLoss   string
 	LayerAnneal int
@@ -61,6 +56,11 @@ type Config struct {
 	Resume      bool   // continue from OutDir/checkpoint.bin when present
 	ExportDType model.DType
 	NoExport    bool // skip writing OutDir/model (benchmarks, tests)
+
+	// WarmSteps anneals a Depth-Attention warm start's self-score bias
+	// (Model.Layout.DepthSelfBias) to 0 over this many steps (SelfBias;
+	// default Steps/2 when the model has one).
+	WarmSteps int
 
 	// Encoder and EOS override the model's tokenizer (tests; EOS −1 = none).
 	Encoder Encoder
@@ -118,9 +118,13 @@ func (c *Config) defaults() error {
 	}
 	if c.MinLR == 0 {
 		c.MinLR = c.LR / 10
+	} else if c.MinLR < 0 {
+		c.MinLR = 0
 	}
 	if c.Warmup == 0 {
 		c.Warmup = min(50, c.Steps/10)
+	} else if c.Warmup < 0 {
+		c.Warmup = 0
 	}
 	if c.Clip == 0 {
 		c.Clip = 1
@@ -134,9 +138,6 @@ func (c *Config) defaults() error {
 	if c.KDWeight > 0 && c.Teacher == nil {
 		return fmt.Errorf("finetune: kd weight %g needs a teacher model", c.KDWeight)
 	}
-	if c.WarmSteps < 0 || c.WarmSteps > c.Steps {
-		return fmt.Errorf("finetune: warm steps %d: want 0 ≤ warm steps ≤ %d (the bias must reach 0 before the end)", c.WarmSteps, c.Steps)
-	}
 	if err := c.layerDefaults(); err != nil {
 		return err
 	}
@@ -146,7 +147,7 @@ func (c *Config) defaults() error {
 	if c.EvalTokens == 0 {
 		c.EvalTokens = 32768
 	}
-	return nil
+	return c.warmDefaults()
 }
 
 // Run uptrains cfg.Model and writes checkpoints, metrics.jsonl, loss.png and
@@ -158,7 +159,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer tr.close()
-	for _, prepare := range []func() error{tr.loadData, tr.loadTeacher, tr.restore, tr.evaluateStart} {
+	tr.ctx = ctx
+	for _, prepare := range []func() error{tr.loadData, tr.loadTeacher, tr.restore, tr.warmStart, tr.evaluateStart} {
 		if err := prepare(); err != nil {
 			return nil, err
 		}
@@ -168,6 +170,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			tr.res.Interrupted = true
 			break
 		}
+		tr.anneal(tr.st.Step + 1)
 		if err := tr.step(); err != nil {
 			return nil, err
 		}

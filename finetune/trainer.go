@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -47,6 +48,7 @@ type trainer struct {
 	startTok  int64
 	elapsed0  float64
 	res       *Result
+	ctx       context.Context // Run's: cancelling it stops the final export too
 }
 
 // newTrainer checks cfg, creates OutDir and the trainable net.
@@ -230,10 +232,12 @@ func (tr *trainer) evaluate() (float64, error) {
 // evaluateStart evaluates before the first step of this run (recorded as
 // step 0 of a fresh run) and starts the clocks.
 func (tr *trainer) evaluateStart() error {
-	tr.net.SelfBias = warmBias(tr.st.Step, tr.cfg.WarmSteps)
 	nll, err := tr.evaluate()
 	if err != nil {
 		return err
+	}
+	if !finite(nll) {
+		return tr.nonFinite(fmt.Sprintf("the evaluation before training gives nll %v (NaN or Inf in the weights?)", nll))
 	}
 	tr.res.InitEvalPPL = math.Exp(nll)
 	if len(tr.st.History) == 0 {
@@ -247,6 +251,18 @@ func (tr *trainer) evaluateStart() error {
 	return nil
 }
 
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// nonFinite is the error that stops training before a NaN or Inf reaches
+// the weights: the last checkpoint saved stays as it was.
+func (tr *trainer) nonFinite(what string) error {
+	keep := "no checkpoint was saved yet"
+	if _, err := os.Stat(tr.ckpt); err == nil {
+		keep = "the last good checkpoint " + tr.ckpt + " is kept (--resume continues from it)"
+	}
+	return fmt.Errorf("finetune: %s: stopped before the update; %s", what, keep)
+}
+
 // step runs one optimizer step over Accum micro-batches, then evaluates,
 // records and saves as configured.
 func (tr *trainer) step() error {
@@ -254,7 +270,6 @@ func (tr *trainer) step() error {
 	if err := tr.setStage(); err != nil {
 		return err
 	}
-	tr.net.SelfBias = warmBias(tr.st.Step, cfg.WarmSteps)
 	tr.net.ZeroGrad()
 	var ls LossStats
 	norm := 1 / float32(len(tr.ids)*cfg.Accum)
@@ -266,11 +281,13 @@ func (tr *trainer) step() error {
 		ls.CE, ls.KD, ls.LH, ls.Tokens = ls.CE+l.CE, ls.KD+l.KD, ls.LH+l.LH, ls.Tokens+l.Tokens
 	}
 	gnorm := ClipGradNorm(tr.net.Params, cfg.Clip)
+	if loss := ls.Value(cfg.KDWeight); !finite(loss) || !finite(gnorm) {
+		return tr.nonFinite(fmt.Sprintf("step %d: loss %v, gradient norm %v", tr.st.Step+1, loss, gnorm))
+	}
 	lr := LR(tr.st.Step, cfg.Steps, cfg.Warmup, cfg.LR, cfg.MinLR)
 	tr.opt.Update(tr.net.Params, lr)
 	tr.st.Step++
 	tr.st.Tokens += int64(ls.Tokens)
-	tr.net.SelfBias = warmBias(tr.st.Step, cfg.WarmSteps) // evaluated as the model stands after the step
 	el := time.Since(tr.start).Seconds()
 	pt := Point{Step: tr.st.Step, Tokens: tr.st.Tokens, Loss: ls.Value(cfg.KDWeight), CE: ls.CE / float64(ls.Tokens),
 		KD: ls.KD / float64(ls.Tokens), LH: ls.LH / float64(ls.Tokens), LR: lr, Norm: gnorm, TokPerS: float64(tr.st.Tokens-tr.startTok) / el}
@@ -278,6 +295,9 @@ func (tr *trainer) step() error {
 		nll, err := tr.evaluate()
 		if err != nil {
 			return err
+		}
+		if !finite(nll) {
+			return tr.nonFinite(fmt.Sprintf("step %d: evaluation nll %v", tr.st.Step, nll))
 		}
 		pt.EvalNLL, pt.EvalPPL = nll, math.Exp(nll)
 		tr.res.EvalPPL = pt.EvalPPL
@@ -331,18 +351,6 @@ func (tr *trainer) microBatch(norm float32) (LossStats, error) {
 	}
 	tr.net.Backward(tr.tp, tr.ids)
 	return l, nil
-}
-
-// warmBias is the Depth-Attention self-score bias at step s of a warm start
-// over w steps: +∞ at 0, −ln(s/w) while s < w, then 0 (w = 0: always 0).
-func warmBias(s, w int) float32 {
-	switch {
-	case s >= w:
-		return 0
-	case s == 0:
-		return float32(math.Inf(1))
-	}
-	return float32(-math.Log(float64(s) / float64(w)))
 }
 
 // runTeacher runs the teacher on the window ids[i0:i1], keeping its logits
@@ -450,7 +458,7 @@ func (tr *trainer) export() error {
 		"kd_weight": fmt.Sprint(cfg.KDWeight), "kd_temp": fmt.Sprint(cfg.KDTemp), "train": cfg.Train,
 		"seed": strconv.FormatUint(cfg.Seed, 10)}})
 	tr.res.ModelDir = filepath.Join(cfg.OutDir, "model")
-	opts := export.SafeTensorsOptions{DType: cfg.ExportDType, ForceDType: true}
+	opts := export.SafeTensorsOptions{DType: cfg.ExportDType, ForceDType: true, Context: tr.ctx}
 	if err := export.SafeTensors(out, tr.res.ModelDir, opts); err != nil {
 		return fmt.Errorf("finetune: %w", err)
 	}

@@ -16,16 +16,14 @@ type acts struct {
 	q  []int8
 	d  []float32
 	bs []int16
-	// packed is a kernel's own layout of the activations, built once per call.
+	// packed is a kernel's own layout of the activations, built once per
+	// call (its capacity is reused through the pool).
 	packed []uint32
 }
 
 var actsPool = sync.Pool{New: func() any { return new(acts) }}
 
-func (a *acts) release() {
-	a.packed = nil
-	actsPool.Put(a)
-}
+func (a *acts) release() { actsPool.Put(a) }
 
 func growSlice[T any](s []T, n int) []T {
 	if cap(s) < n {
@@ -34,31 +32,75 @@ func growSlice[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// quantizeActs converts x[n×cols] for Fast kernels against weights of type t.
-func quantizeActs(t Type, x []float32, n, cols int) *acts {
+// quantizeActs converts x[n×cols] for Fast kernels against weights of type
+// t, splitting the rows across up to threads goroutines.
+func quantizeActs(k *kernelSet, t Type, x []float32, n, cols, threads int) *acts {
 	a := actsPool.Get().(*acts)
 	switch t {
 	case BF16:
 		a.bf = growSlice(a.bf, n*cols)
-		for i, v := range x {
-			a.bf[i] = toBF16(v)
-		}
 	case Q8_0, Q4_0:
 		a.q = growSlice(a.q, n*cols)
 		a.d = growSlice(a.d, n*cols/32)
-		for b := range a.d {
-			a.d[b] = quantizeQ8_0Block(a.q[32*b:32*b+32], x[32*b:32*b+32])
-		}
 	case Q4_K, Q6_K:
 		a.q = growSlice(a.q, n*cols)
 		a.d = growSlice(a.d, n*cols/256)
 		a.bs = growSlice(a.bs, n*cols/16)
-		for b := range a.d {
-			a.d[b] = quantizeQ8_KBlock(a.q[256*b:256*b+256], a.bs[16*b:16*b+16], x[256*b:256*b+256])
+	default:
+		return a
+	}
+	rows := func(i0, i1 int) {
+		lo, hi := i0*cols, i1*cols
+		switch t {
+		case BF16:
+			if k.actBF16 != nil && cols%16 == 0 {
+				k.actBF16(a.bf[lo:hi], x[lo:hi])
+				return
+			}
+			for i, v := range x[lo:hi] {
+				a.bf[lo+i] = toBF16(v)
+			}
+		case Q8_0, Q4_0:
+			if k.actQ8_0 != nil {
+				k.actQ8_0(a.q[lo:hi], a.d[lo/32:hi/32], x[lo:hi])
+				return
+			}
+			for b := lo / 32; b < hi/32; b++ {
+				a.d[b] = quantizeQ8_0Block(a.q[32*b:32*b+32], x[32*b:32*b+32])
+			}
+		case Q4_K, Q6_K:
+			if k.actQ8_K != nil {
+				k.actQ8_K(a.q[lo:hi], a.d[lo/256:hi/256], a.bs[lo/16:hi/16], x[lo:hi])
+				return
+			}
+			for b := lo / 256; b < hi/256; b++ {
+				a.d[b] = quantizeQ8_KBlock(a.q[256*b:256*b+256], a.bs[16*b:16*b+16], x[256*b:256*b+256])
+			}
 		}
 	}
+	if threads = min(threads, n, n*cols/(1<<14)); threads <= 1 {
+		rows(0, n)
+		return a
+	}
+	var wg sync.WaitGroup
+	for k := 0; k < threads; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rows(k*n/threads, (k+1)*n/threads)
+		}()
+	}
+	wg.Wait()
 	return a
 }
+
+// nearestInt rounds v (|v| ≤ 2^22) to the nearest integer, halves to even,
+// as ggml's nearest_int does with the 1.5·2^23 trick.
+func nearestInt(v float32) int32 {
+	return int32(math.Float32bits(v+12582912)&0x7fffff) - 0x400000
+}
+
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
 
 // toBF16 rounds v to bfloat16, nearest even (NaN stays NaN), as ggml's
 // GGML_FP32_TO_BF16 does.
@@ -74,16 +116,17 @@ func toBF16(v float32) uint16 {
 // does: d = max|x|/127 (returned rounded to fp16, as the block stores it),
 // q = round-half-even(x·(127/max|x|)).
 func quantizeQ8_0Block(q []int8, x []float32) float32 {
+	x, q = x[:32], q[:32]
 	var amax float32
 	for _, v := range x {
-		amax = max(amax, float32(math.Abs(float64(v))))
+		amax = max(amax, abs32(v))
 	}
 	var id float32
 	if amax != 0 {
 		id = 127 / amax
 	}
 	for j, v := range x {
-		q[j] = int8(math.RoundToEven(float64(float32(v * id))))
+		q[j] = int8(nearestInt(float32(v * id)))
 	}
 	return float16.Fromfloat32(amax / 127).Float32()
 }
@@ -93,9 +136,10 @@ func quantizeQ8_0Block(q []int8, x []float32) float32 {
 // (x·(−127/max)) capped at 127, d = 1/iscale in fp32, and bs[j] = the sum of
 // q[16j:16j+16].
 func quantizeQ8_KBlock(q []int8, bs []int16, x []float32) float32 {
+	x, q, bs = x[:256], q[:256], bs[:16]
 	var amax, mx float32
 	for _, v := range x {
-		if ax := float32(math.Abs(float64(v))); ax > amax {
+		if ax := abs32(v); ax > amax {
 			amax, mx = ax, v
 		}
 	}
@@ -106,7 +150,7 @@ func quantizeQ8_KBlock(q []int8, bs []int16, x []float32) float32 {
 	}
 	iscale := -127 / mx
 	for j, v := range x {
-		q[j] = int8(min(127, math.RoundToEven(float64(float32(iscale*v)))))
+		q[j] = int8(min(127, nearestInt(float32(iscale*v))))
 	}
 	for j := range bs {
 		var s int16

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"flag"
 	"math/rand/v2"
 	"testing"
 )
@@ -17,9 +18,24 @@ var benchShapes = []struct {
 	{"head_151936x1024", 151936, 1024},
 }
 
+var benchSet = flag.String("kernels", "", "kernel set to benchmark: generic, avx2, avx512vnni+bf16 (default: this CPU's)")
+
 // benchMatMul reports GB/s of weight bytes (GEMV, n = 1) or GFLOP/s (GEMM).
 // Threads: -cpu sets GOMAXPROCS, which MatMul uses.
 func benchMatMul(b *testing.B, typ Type, mode Mode, rows, cols, n int) {
+	if *benchSet != "" {
+		found := false
+		for _, k := range availableSets() {
+			if k.name == *benchSet {
+				old := active
+				active, found = k, true
+				defer func() { active = old }()
+			}
+		}
+		if !found {
+			b.Skipf("kernel set %q not available", *benchSet)
+		}
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	w, err := NewMatrix(typ, rows, cols, randWeights(r, typ, rows, cols))
 	if err != nil {
@@ -53,8 +69,8 @@ func BenchmarkGEMV(b *testing.B) {
 	for _, typ := range []Type{F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
 		b.Run(typ.String(), func(b *testing.B) {
 			for _, mode := range []Mode{Exact, Fast} {
-				if (typ == F32 || typ == F16) && mode == Fast {
-					continue // Fast is Exact for these
+				if typ == F32 && mode == Fast {
+					continue // Fast is Exact for F32
 				}
 				b.Run(mode.String(), func(b *testing.B) {
 					for _, s := range benchShapes {
@@ -73,8 +89,8 @@ func BenchmarkGEMM(b *testing.B) {
 	for _, typ := range []Type{F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
 		b.Run(typ.String(), func(b *testing.B) {
 			for _, mode := range []Mode{Exact, Fast} {
-				if (typ == F32 || typ == F16) && mode == Fast {
-					continue // Fast is Exact for these
+				if typ == F32 && mode == Fast {
+					continue // Fast is Exact for F32
 				}
 				b.Run(mode.String(), func(b *testing.B) {
 					for _, s := range benchShapes[:4] {

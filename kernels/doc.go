@@ -13,7 +13,8 @@
 //     bf16 (products exact, sums in fp32); Q8_0 and Q4_0 weights meet
 //     activations quantized per 32-block to Q8_0, Q4_K and Q6_K weights meet
 //     activations quantized per 256-block to Q8_K, with integer dot products
-//     inside each block; F32 and F16 weights are widened as in Exact mode.
+//     inside each block; F32 and F16 weights are widened to fp32 as in Exact
+//     mode (F16 decode through its own fused GEMV kernel).
 //
 // On amd64 the inner loops are Go assembly (AVX-512 VNNI / AVX512_BF16 /
 // AVX2, chosen at run time); elsewhere, or with the purego build tag, portable

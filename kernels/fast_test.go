@@ -173,7 +173,14 @@ func TestQuantizeQ8_0Acts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := quantizeActs(Q8_0, x, 1, len(x))
+	a := quantizeActs(&genericSet, Q8_0, x, 1, len(x), 1)
+	// Rows split across goroutines quantize identically.
+	a4 := quantizeActs(&genericSet, Q8_0, x, 20, len(x)/20, 4)
+	for i := range a.q {
+		if a4.q[i] != a.q[i] || a4.d[i/32] != a.d[i/32] {
+			t.Fatalf("4 goroutines: q[%d] = %d (d %g), one: %d (d %g)", i, a4.q[i], a4.d[i/32], a.q[i], a.d[i/32])
+		}
+	}
 	diffs := 0
 	for b := range a.d {
 		blk := want[34*b:]
@@ -203,7 +210,7 @@ func TestQuantizeQ8_KActs(t *testing.T) {
 	for i := 512; i < 768; i++ {
 		x[i] = 0
 	}
-	a := quantizeActs(Q4_K, x, 1, len(x))
+	a := quantizeActs(&genericSet, Q4_K, x, 1, len(x), 1)
 	for b := range a.d {
 		xb, qb := x[256*b:256*b+256], a.q[256*b:256*b+256]
 		var amax float64
@@ -234,6 +241,40 @@ func TestQuantizeQ8_KActs(t *testing.T) {
 			}
 			if int(a.bs[16*b+j]) != s {
 				t.Fatalf("block %d bsum %d = %d, want %d", b, j, a.bs[16*b+j], s)
+			}
+		}
+	}
+}
+
+// TestActsSets checks every kernel set's activation converters bit for bit
+// against the portable ones, on values of every magnitude.
+func TestActsSets(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 12))
+	x := make([]float32, 256*8)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * math.Exp(r.NormFloat64()*8))
+	}
+	for i := 64; i < 96; i++ {
+		x[i] = 0 // an all-zero block
+	}
+	x[100] = 1e-40 // a subnormal
+	for i := 512; i < 768; i++ {
+		x[i] = float32(i%7) - 3 // ties in magnitude: the first maximum's sign counts
+	}
+	for _, typ := range []Type{BF16, Q8_0, Q4_K} {
+		want := quantizeActs(&genericSet, typ, x, 4, len(x)/4, 1)
+		for _, k := range availableSets() {
+			got := quantizeActs(k, typ, x, 4, len(x)/4, 2)
+			for i := range x {
+				if typ == BF16 && got.bf[i] != want.bf[i] {
+					t.Fatalf("%s: bf16(%g) = %#x, want %#x", k.name, x[i], got.bf[i], want.bf[i])
+				}
+				if typ == Q8_0 && (got.q[i] != want.q[i] || math.Float32bits(got.d[i/32]) != math.Float32bits(want.d[i/32])) {
+					t.Fatalf("%s: x[%d] = %g: q %d d %g, want q %d d %g", k.name, i, x[i], got.q[i], got.d[i/32], want.q[i], want.d[i/32])
+				}
+				if typ == Q4_K && (got.q[i] != want.q[i] || got.bs[i/16] != want.bs[i/16] || math.Float32bits(got.d[i/256]) != math.Float32bits(want.d[i/256])) {
+					t.Fatalf("%s: Q8_K x[%d] = %g: q %d bs %d d %g, want q %d bs %d d %g", k.name, i, x[i], got.q[i], got.bs[i/16], got.d[i/256], want.q[i], want.bs[i/16], want.d[i/256])
+				}
 			}
 		}
 	}

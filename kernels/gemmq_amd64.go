@@ -58,12 +58,13 @@ func (l q8Layout) bWords() int {
 // packQ8Acts packs the quantized activations into panels of q8MR rows:
 // per block, the activation bytes as a+128 (steps × q8MR dwords), then sA
 // per row, then (with mins) aS = sA·Σa over the block.
-func packQ8Acts(t Type, a *acts, n, cols int) []uint32 {
+func packQ8Acts(dst []uint32, t Type, a *acts, n, cols int) []uint32 {
 	l := layoutOf(t)
 	nblk := cols / l.bk
 	steps := l.bk / 4
 	panels := (n + q8MR - 1) / q8MR
-	dst := make([]uint32, panels*nblk*l.aWords())
+	dst = growSlice(dst, panels*nblk*l.aWords())
+	clear(dst[(panels-1)*nblk*l.aWords():]) // the padding rows of the last panel
 	q := unsafe.Slice((*uint32)(unsafe.Pointer(&a.q[0])), n*cols/4)
 	for pn := 0; pn < panels; pn++ {
 		for i := 0; i < min(q8MR, n-pn*q8MR); i++ {
@@ -224,10 +225,10 @@ func packQ8Rows(dst []uint32, w *Matrix, r, nn int, l q8Layout) {
 }
 
 // gemmQ8Fast is the Fast kernel of the block-quantized types for
-// n ≥ gemmMinN activation rows; fewer go to the GEMV kernel gemv.
+// n ≥ gemmMinNQ activation rows; fewer go to the GEMV kernel gemv.
 func gemmQ8Fast(gemv rowsKernel) rowsKernel {
 	return func(c *call, r0, r1 int) {
-		if c.n < gemmMinN {
+		if c.n < gemmMinNQ {
 			gemv(c, r0, r1)
 			return
 		}
@@ -238,7 +239,7 @@ func gemmQ8Fast(gemv rowsKernel) rowsKernel {
 		if l.mins {
 			kern = gemmQ8MinKernel
 		}
-		c.once.Do(func() { c.act.packed = packQ8Acts(w.typ, c.act, c.n, w.cols) })
+		c.once.Do(func() { c.act.packed = packQ8Acts(c.act.packed, w.typ, c.act, c.n, w.cols) })
 		a := c.act.packed
 		bp := u32Pool.Get().(*[]uint32)
 		b := growSlice(*bp, nblk*l.bWords())

@@ -29,6 +29,7 @@ type gemvSpec struct {
 	name    string
 	unroll  int
 	split   bool // odd unrolled blocks accumulate into Z4..Z7
+	avx2    bool // only VEX instructions (Y0..Y15) in the frame
 	setup   func()
 	body    func(rows, u int)
 	advance func(rows, k int)
@@ -45,23 +46,25 @@ func gemvFrame(g gemvSpec) {
 	if g.setup != nil {
 		g.setup()
 	}
-	for _, rows := range []int{4, 1} {
+	// One row at a time: streaming several rows at once is no faster from
+	// cache and two to four times slower from DRAM on this machine.
+	for _, rows := range []int{1} {
 		lbl := fmt.Sprintf("%s_r%d", name, rows)
 		label(lbl)
 		p("CMPQ R13, $%d", rows)
-		if rows == 4 {
-			p("JLT %s_r1", name)
-		} else {
-			p("JLT %s_done", name)
-		}
+		p("JLT %s_done", name)
 		p("MOVQ BX, R8")
 		for j := 1; j < rows; j++ {
 			p("LEAQ (%s)(R14*1), %s", rowRegs[j-1], rowRegs[j])
 		}
 		for j := 0; j < rows; j++ {
-			p("VPXORD Z%d, Z%d, Z%d", j, j, j)
+			zero := "VPXORD Z%d, Z%d, Z%d"
+			if g.avx2 {
+				zero = "VPXOR Y%d, Y%d, Y%d"
+			}
+			p(zero, j, j, j)
 			if g.split {
-				p("VPXORD Z%d, Z%d, Z%d", j+4, j+4, j+4)
+				p(zero, j+4, j+4, j+4)
 			}
 		}
 		p("MOVQ x+24(FP), SI")
@@ -90,8 +93,16 @@ func gemvFrame(g gemvSpec) {
 		label(lbl + "_sum")
 		if g.split {
 			for j := 0; j < rows; j++ {
-				p("VADDPS Z%d, Z%d, Z%d", j+4, j, j)
+				if g.avx2 {
+					p("VADDPS Y%d, Y%d, Y%d", j+4, j, j)
+				} else {
+					p("VADDPS Z%d, Z%d, Z%d", j+4, j, j)
+				}
 			}
+		}
+		if !g.avx2 {
+			p("VEXTRACTF64X4 $1, Z0, Y16")
+			p("VADDPS Y16, Y0, Y0")
 		}
 		hsum(rows)
 		p("ADDQ $%d, DI", 4*rows)
@@ -129,20 +140,10 @@ func advanceBy4(wb, xb, db, sb int) func(rows, k int) {
 	}
 }
 
-// hsum stores the lane sums of Z0..Z(rows-1) to out[0:rows] at DI.
+// hsum stores the lane sum of Y0 to out[0] at DI.
 func hsum(rows int) {
-	for j := 0; j < rows; j++ {
-		p("VEXTRACTF64X4 $1, Z%d, Y%d", j, 16+j)
-		p("VADDPS Y%d, Y%d, Y%d", 16+j, j, j)
-	}
-	if rows == 4 {
-		p("VHADDPS Y1, Y0, Y0")
-		p("VHADDPS Y3, Y2, Y2")
-		p("VHADDPS Y2, Y0, Y0")
-		p("VEXTRACTF128 $1, Y0, X1")
-		p("VADDPS X1, X0, X0")
-		p("VMOVUPS X0, (DI)")
-		return
+	if rows != 1 {
+		panic("hsum: one row")
 	}
 	p("VEXTRACTF128 $1, Y0, X1")
 	p("VADDPS X1, X0, X0")
@@ -161,19 +162,19 @@ func blockScale(reg string, off int) {
 // gemvQ8_0: W blocks of 34 bytes (fp16 d, 32 × int8); activations 32 int8
 // per block with fp32 scales. Σ w·x per block = VPDPBUSD(|w|, x·sign(w)).
 func gemvQ8_0() {
-	gemvFrame(gemvSpec{name: "gemvQ8_0VNNI", unroll: 1, advance: advanceBy(34, 32, 4), body: func(rows, u int) {
-		p("VMOVDQU (SI), Y8")
-		p("VBROADCASTSS (DX), Y9")
+	gemvFrame(gemvSpec{name: "gemvQ8_0VNNI", unroll: 2, split: true, advance: advanceBy(34, 32, 4), body: func(rows, u int) {
+		p("VMOVDQU %d(SI), Y8", 32*u)
+		p("VBROADCASTSS %d(DX), Y9", 4*u)
 		for j := 0; j < rows; j++ {
 			r := rowRegs[j]
-			p("VMOVDQU 2(%s), Y10", r)
+			p("VMOVDQU %d(%s), Y10", 34*u+2, r)
 			p("VPSIGNB Y10, Y10, Y11")
 			p("VPSIGNB Y10, Y8, Y12")
 			p("VPXOR Y13, Y13, Y13")
 			p("VPDPBUSD Y12, Y11, Y13")
 			p("VCVTDQ2PS Y13, Y13")
-			blockScale(r, 0)
-			p("VFMADD231PS Y14, Y13, Y%d", j)
+			blockScale(r, 34*u)
+			p("VFMADD231PS Y14, Y13, Y%d", j+4*u)
 		}
 	}})
 }
@@ -182,17 +183,17 @@ func gemvQ8_0() {
 // low nibble of byte j, element j+16 its high nibble). Σ (u−8)·x =
 // VPDPBUSD(u, x) − VPDPBUSD(8, x), the second shared by the rows.
 func gemvQ4_0() {
-	gemvFrame(gemvSpec{name: "gemvQ4_0VNNI", unroll: 1, advance: advanceBy(18, 32, 4), setup: func() {
+	gemvFrame(gemvSpec{name: "gemvQ4_0VNNI", unroll: 2, split: true, advance: advanceBy(18, 32, 4), setup: func() {
 		p("VPBROADCASTB nib8<>+0(SB), Y7")
 		p("VPBROADCASTB nib8<>+8(SB), Y6")
 	}, body: func(rows, u int) {
-		p("VMOVDQU (SI), Y8")
-		p("VBROADCASTSS (DX), Y9")
+		p("VMOVDQU %d(SI), Y8", 32*u)
+		p("VBROADCASTSS %d(DX), Y9", 4*u)
 		p("VPXOR Y15, Y15, Y15")
 		p("VPDPBUSD Y8, Y7, Y15") // Y7 = 8s
 		for j := 0; j < rows; j++ {
 			r := rowRegs[j]
-			p("VMOVDQU 2(%s), X10", r)
+			p("VMOVDQU %d(%s), X10", 18*u+2, r)
 			p("VPSRLW $4, X10, X11")
 			p("VINSERTI128 $1, X11, Y10, Y10")
 			p("VPAND Y6, Y10, Y10") // Y6 = 0x0f
@@ -200,8 +201,8 @@ func gemvQ4_0() {
 			p("VPDPBUSD Y8, Y10, Y13")
 			p("VPSUBD Y15, Y13, Y13")
 			p("VCVTDQ2PS Y13, Y13")
-			blockScale(r, 0)
-			p("VFMADD231PS Y14, Y13, Y%d", j)
+			blockScale(r, 18*u)
+			p("VFMADD231PS Y14, Y13, Y%d", j+4*u)
 		}
 	}})
 }
@@ -620,7 +621,7 @@ func gemmQ8(name string, mins bool) {
 // widened by body (src at SI, dst at DI), advancing by sb and db bytes.
 func dequant(name string, sb, db int, setup, body func()) {
 	fmt.Fprintf(&w, "// func %s(dst *float32, src *byte, nb int)\n", name)
-	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-24\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $64-24\n", name)
 	p("MOVQ dst+0(FP), DI")
 	p("MOVQ src+8(FP), SI")
 	p("MOVQ nb+16(FP), CX")
@@ -692,6 +693,523 @@ func dequants() {
 	})
 }
 
+// dequantK emits the Q4_K and Q6_K widening (per 256-element super-block,
+// the same float operations as package quant: for Q4_K
+// float32(d·sc·q) − dmin·m with d·sc and dmin·m rounded first; for Q6_K
+// float32(d·sc)·(q − 32)). Per-sub-block scales go through a 64-byte frame.
+func dequantK() {
+	dequant("dequantQ4_K", 144, 1024, func() {
+		p("VPBROADCASTD nib8<>+8(SB), Z7") // 0x0f0f0f0f: VPANDD on dwords of bytes keeps the low nibble
+		p("VMOVDQU32 q4kshift<>(SB), X25")
+		p("VPBROADCASTD kmask<>+0(SB), X26")
+		p("VPBROADCASTD kmask<>+4(SB), X27")
+		p("VPBROADCASTD kmask<>+8(SB), X28")
+	}, func() {
+		p("VMOVDQU 4(SI), X10")
+		p("VPANDD X26, X10, X11")
+		p("VPSHUFD $0xaa, X10, X12")
+		p("VPSRLVD X25, X12, X12")
+		p("VPANDD X27, X12, X12")
+		p("VPSRLD $6, X10, X13")
+		p("VPANDD X28, X13, X13")
+		p("VPSLLD $4, X13, X13")
+		p("VPORD X13, X12, X12")
+		p("VPUNPCKLDQ X12, X11, X11") // bytes: sc0..7, m0..7
+		p("VPMOVZXBD X11, Z16")
+		p("VCVTDQ2PS Z16, Z16")
+		p("VPBROADCASTW (SI), X12")
+		p("VCVTPH2PS X12, Y12")
+		p("VPBROADCASTW 2(SI), X13")
+		p("VCVTPH2PS X13, Y13")
+		p("VINSERTF64X4 $1, Y13, Z12, Z12")
+		p("VMULPS Z12, Z16, Z16") // d·sc_j, dmin·m_j
+		p("VMOVUPS Z16, tmp-64(SP)")
+		for g := 0; g < 4; g++ {
+			for h := 0; h < 2; h++ {
+				p("VPMOVZXBD %d(SI), Z0", 16+32*g+16*h)
+				p("VPSRLD $4, Z0, Z1")
+				p("VPANDD Z7, Z0, Z0")
+				for k, z := range []int{0, 1} {
+					j := 2*g + k
+					p("VCVTDQ2PS Z%d, Z%d", z, z)
+					p("VBROADCASTSS tmp-%d(SP), Z2", 64-4*j)
+					p("VBROADCASTSS tmp-%d(SP), Z3", 64-4*(8+j))
+					p("VMULPS Z2, Z%d, Z%d", z, z)
+					p("VSUBPS Z3, Z%d, Z%d", z, z)
+					p("VMOVUPS Z%d, %d(DI)", z, 4*(64*g+32*k+16*h))
+				}
+			}
+		}
+	})
+	dequant("dequantQ6_K", 210, 1024, func() {
+		p("VPBROADCASTB nib8<>+8(SB), Z6")
+		p("VPBROADCASTD kmask<>+12(SB), Z7") // 0x30
+		p("VPBROADCASTD thirtytwo<>(SB), Z8")
+	}, func() {
+		p("VPMOVSXBD 192(SI), Z16")
+		p("VCVTDQ2PS Z16, Z16")
+		p("VPBROADCASTW 208(SI), Y12")
+		p("VCVTPH2PS Y12, Z12")
+		p("VMULPS Z12, Z16, Z16")
+		p("VMOVUPS Z16, tmp-64(SP)")
+		for h := 0; h < 2; h++ {
+			p("VMOVDQU64 %d(SI), Z14", 64*h)
+			p("VMOVDQU %d(SI), Y15", 128+32*h)
+			p("VPSLLW $4, Y15, Y16")
+			p("VPSLLW $2, Y15, Y17")
+			p("VINSERTI64X4 $1, Y17, Z16, Z16")
+			p("VPSRLW $2, Y15, Y17")
+			p("VINSERTI64X4 $1, Y17, Z15, Z17")
+			p("VPANDD Z7, Z16, Z16")
+			p("VPANDD Z7, Z17, Z17")
+			p("VPANDD Z6, Z14, Z18")
+			p("VPSRLW $4, Z14, Z19")
+			p("VPANDD Z6, Z19, Z19")
+			p("VPORD Z16, Z18, Z18") // elements 0..63 of the half
+			p("VPORD Z17, Z19, Z19") // 64..127
+			for m := 0; m < 8; m++ {
+				src := 18 + m/4
+				j := 8*h + m
+				p("VEXTRACTI32X4 $%d, Z%d, X20", m%4, src)
+				p("VPMOVZXBD X20, Z20")
+				p("VPSUBD Z8, Z20, Z20")
+				p("VCVTDQ2PS Z20, Z20")
+				p("VBROADCASTSS tmp-%d(SP), Z21", 64-4*j)
+				p("VMULPS Z21, Z20, Z20")
+				p("VMOVUPS Z20, %d(DI)", 4*(128*h+16*m))
+			}
+		}
+	})
+}
+
+// gemvF16: F16 rows widened with VCVTPH2PS against fp32 activations.
+func gemvF16() {
+	gemvFrame(gemvSpec{name: "gemvF16", unroll: 2, split: true, advance: advanceBy(64, 128, 0), body: func(rows, u int) {
+		r := rowRegs[0]
+		for k := 0; k < 2; k++ {
+			p("VCVTPH2PS %d(%s), Z%d", 64*u+32*k, r, 10+k)
+			p("VFMADD231PS %d(SI), Z%d, Z%d", 128*u+64*k, 10+k, 4*u)
+		}
+	}})
+}
+
+// packBF16Tile emits
+//
+//	func packBF16Tile(dst *uint32, src *byte, stride, kb int)
+//
+// packing 32 rows of bf16 pairs (row j at src + j·stride, kb·16 dwords
+// each) into the B panel layout of gemmBF16Kernel: dst[p·32 + j] = dword p
+// of row j. Each 16×16 block of dwords is transposed in registers.
+func packBF16Tile() {
+	name := "packBF16Tile"
+	fmt.Fprintf(&w, "// func %s(dst *uint32, src *byte, stride, kb int)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ stride+16(FP), R9")
+	for h := 0; h < 2; h++ {
+		lbl := fmt.Sprintf("%s_h%d", name, h)
+		p("MOVQ kb+24(FP), CX")
+		p("MOVQ SI, R10")
+		p("MOVQ DI, R11")
+		if h == 1 {
+			p("MOVQ R9, AX")
+			p("SHLQ $4, AX")
+			p("ADDQ AX, R10") // rows 16..31
+			p("ADDQ $64, R11")
+		}
+		label(lbl)
+		p("MOVQ R10, DX")
+		for j := 0; j < 16; j++ {
+			p("VMOVDQU32 (DX), Z%d", j)
+			if j < 15 {
+				p("ADDQ R9, DX")
+			}
+		}
+		for i := 0; i < 8; i++ {
+			p("VPUNPCKLDQ Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i)
+			p("VPUNPCKHDQ Z%d, Z%d, Z%d", 2*i+1, 2*i, 17+2*i)
+		}
+		for i := 0; i < 4; i++ {
+			t := func(k int) int { return 16 + 4*i + k }
+			p("VPUNPCKLQDQ Z%d, Z%d, Z%d", t(2), t(0), 4*i)
+			p("VPUNPCKHQDQ Z%d, Z%d, Z%d", t(2), t(0), 4*i+1)
+			p("VPUNPCKLQDQ Z%d, Z%d, Z%d", t(3), t(1), 4*i+2)
+			p("VPUNPCKHQDQ Z%d, Z%d, Z%d", t(3), t(1), 4*i+3)
+		}
+		for k := 0; k < 4; k++ {
+			a, b, c, d := k, 4+k, 8+k, 12+k
+			p("VSHUFI32X4 $0x44, Z%d, Z%d, Z16", b, a)
+			p("VSHUFI32X4 $0xee, Z%d, Z%d, Z17", b, a)
+			p("VSHUFI32X4 $0x44, Z%d, Z%d, Z18", d, c)
+			p("VSHUFI32X4 $0xee, Z%d, Z%d, Z19", d, c)
+			p("VSHUFI32X4 $0x88, Z18, Z16, Z20")
+			p("VSHUFI32X4 $0xdd, Z18, Z16, Z21")
+			p("VSHUFI32X4 $0x88, Z19, Z17, Z22")
+			p("VSHUFI32X4 $0xdd, Z19, Z17, Z23")
+			// Column 4L+k of the block, L = 0..3.
+			for L := 0; L < 4; L++ {
+				p("VMOVDQU32 Z%d, %d(R11)", 20+L, (4*L+k)*128)
+			}
+		}
+		p("ADDQ $64, R10")
+		p("ADDQ $2048, R11")
+		p("DECQ CX")
+		p("JNZ %s", lbl)
+	}
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// actsAVX512 emits the activation converters of Fast mode, bit for bit
+// those of acts.go:
+//
+//	func toBF16Row(dst *uint16, src *float32, n int)          // n % 16 == 0
+//	func quantizeQ8_0Row(q *int8, d *float32, x *float32, nb int)
+func actsAVX512() {
+	fmt.Fprintf(&w, "// func toBF16Row(dst *uint16, src *float32, n int)\n")
+	fmt.Fprintf(&w, "TEXT ·toBF16Row(SB), NOSPLIT, $0-24\n")
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ n+16(FP), CX")
+	p("SHRQ $4, CX")
+	p("JZ bf16row_done")
+	p("VPBROADCASTD bf16c<>+0(SB), Z8")   // 0x7fff
+	p("VPBROADCASTD bf16c<>+4(SB), Z9")   // 1
+	p("VPBROADCASTD bf16c<>+8(SB), Z10")  // 0x7fffffff
+	p("VPBROADCASTD bf16c<>+12(SB), Z11") // 0x7f800000
+	p("VPBROADCASTD bf16c<>+16(SB), Z12") // 64
+	label("bf16row_loop")
+	p("VMOVDQU32 (SI), Z0")
+	p("VPSRLD $16, Z0, Z1")
+	p("VPANDD Z9, Z1, Z2")
+	p("VPADDD Z8, Z0, Z3")
+	p("VPADDD Z2, Z3, Z3")
+	p("VPSRLD $16, Z3, Z3") // rounded
+	p("VPANDD Z10, Z0, Z4")
+	p("VPCMPUD $6, Z11, Z4, K1") // |u| > inf: NaN
+	p("VPORD Z12, Z1, Z1")
+	p("VMOVDQA32 Z1, K1, Z3")
+	p("VPMOVDW Z3, (DI)")
+	p("ADDQ $64, SI")
+	p("ADDQ $32, DI")
+	p("DECQ CX")
+	p("JNZ bf16row_loop")
+	label("bf16row_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+
+	fmt.Fprintf(&w, "// func quantizeQ8_0Row(q *int8, d *float32, x *float32, nb int)\n")
+	fmt.Fprintf(&w, "TEXT ·quantizeQ8_0Row(SB), NOSPLIT, $0-32\n")
+	p("MOVQ q+0(FP), DI")
+	p("MOVQ d+8(FP), DX")
+	p("MOVQ x+16(FP), SI")
+	p("MOVQ nb+24(FP), CX")
+	p("TESTQ CX, CX")
+	p("JZ q80row_done")
+	p("VPBROADCASTD bf16c<>+8(SB), Z10") // 0x7fffffff
+	p("VBROADCASTSS c127<>(SB), X11")
+	label("q80row_loop")
+	p("VMOVUPS (SI), Z0")
+	p("VMOVUPS 64(SI), Z1")
+	p("VANDPS Z10, Z0, Z2")
+	p("VANDPS Z10, Z1, Z3")
+	p("VMAXPS Z3, Z2, Z2")
+	p("VEXTRACTF64X4 $1, Z2, Y3")
+	p("VMAXPS Y3, Y2, Y2")
+	p("VEXTRACTF128 $1, Y2, X3")
+	p("VMAXPS X3, X2, X2")
+	p("VMOVHLPS X2, X2, X3")
+	p("VMAXPS X3, X2, X2")
+	p("VMOVSHDUP X2, X3")
+	p("VMAXSS X3, X2, X2")  // amax
+	p("VDIVSS X11, X2, X4") // amax/127
+	p("VCVTPS2PH $0, X4, X4")
+	p("VCVTPH2PS X4, X4")
+	p("VMOVSS X4, (DX)")
+	p("VXORPS X5, X5, X5")
+	p("VUCOMISS X5, X2")
+	p("JEQ q80row_zero")
+	p("VDIVSS X2, X11, X5") // 127/amax
+	label("q80row_zero")
+	p("VBROADCASTSS X5, Z5")
+	p("VMULPS Z5, Z0, Z0")
+	p("VMULPS Z5, Z1, Z1")
+	p("VCVTPS2DQ Z0, Z0") // round to nearest even (MXCSR default)
+	p("VCVTPS2DQ Z1, Z1")
+	p("VPMOVSDB Z0, (DI)")
+	p("VPMOVSDB Z1, 16(DI)")
+	p("ADDQ $128, SI")
+	p("ADDQ $32, DI")
+	p("ADDQ $4, DX")
+	p("DECQ CX")
+	p("JNZ q80row_loop")
+	label("q80row_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// q8kAVX512 emits
+//
+//	func quantizeQ8_KRow(q *int8, d *float32, bs *int16, x *float32, nb int)
+//
+// bit for bit quantizeQ8_KBlock for finite inputs: iscale = −127/mx where mx
+// is the first element of largest magnitude, q = min(127, rne(iscale·x)),
+// d = 1/iscale, bs = sums of 16 quants.
+func q8kAVX512() {
+	name := "quantizeQ8_KRow"
+	fmt.Fprintf(&w, "// func %s(q *int8, d *float32, bs *int16, x *float32, nb int)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	p("MOVQ q+0(FP), DI")
+	p("MOVQ d+8(FP), DX")
+	p("MOVQ bs+16(FP), BX")
+	p("MOVQ x+24(FP), SI")
+	p("MOVQ nb+32(FP), CX")
+	p("TESTQ CX, CX")
+	p("JZ %s_done", name)
+	p("VPBROADCASTD bf16c<>+8(SB), Z31") // 0x7fffffff
+	p("VPBROADCASTD c127i<>(SB), Z30")   // int 127
+	label(name + "_blk")
+	// amax over 256 values (Z0..Z15 hold x).
+	for k := 0; k < 16; k++ {
+		p("VMOVUPS %d(SI), Z%d", 64*k, k)
+		if k < 8 {
+			p("VANDPS Z31, Z%d, Z%d", k, 16+k)
+		} else {
+			p("VANDPS Z31, Z%d, Z24", k)
+			p("VMAXPS Z24, Z%d, Z%d", 16+k-8, 16+k-8)
+		}
+	}
+	p("VMAXPS Z17, Z16, Z16")
+	p("VMAXPS Z19, Z18, Z18")
+	p("VMAXPS Z21, Z20, Z20")
+	p("VMAXPS Z23, Z22, Z22")
+	p("VMAXPS Z18, Z16, Z16")
+	p("VMAXPS Z22, Z20, Z20")
+	p("VMAXPS Z20, Z16, Z16")
+	p("VEXTRACTF64X4 $1, Z16, Y17")
+	p("VMAXPS Y17, Y16, Y16")
+	p("VEXTRACTF32X4 $1, Y16, X17")
+	p("VMAXPS X17, X16, X16")
+	p("VMOVHLPS X16, X16, X17")
+	p("VMAXPS X17, X16, X16")
+	p("VMOVSHDUP X16, X17")
+	p("VMAXSS X17, X16, X16") // amax
+	p("VXORPS X17, X17, X17")
+	p("VUCOMISS X17, X16")
+	p("JNE %s_nz", name)
+	// All zero: q = 0, bs = 0, d = 0.
+	p("VPXORD Z17, Z17, Z17")
+	for k := 0; k < 4; k++ {
+		p("VMOVDQU64 Z17, %d(DI)", 64*k)
+	}
+	p("VMOVDQU32 Y17, (BX)")
+	p("MOVL $0, (DX)")
+	p("JMP %s_next", name)
+	label(name + "_nz")
+	// The first element whose magnitude is amax gives the sign.
+	p("VBROADCASTSS X16, Z17")
+	p("MOVQ $0, R8")
+	label(name + "_find")
+	p("MOVQ R8, R9")
+	p("SHLQ $6, R9")
+	p("VMOVUPS (SI)(R9*1), Z18")
+	p("VANDPS Z31, Z18, Z19")
+	p("VCMPPS $0, Z17, Z19, K1") // |x| == amax
+	p("KMOVW K1, AX")
+	p("TESTL AX, AX")
+	p("JNZ %s_found", name)
+	p("INCQ R8")
+	p("JMP %s_find", name)
+	label(name + "_found")
+	p("TZCNTL AX, AX")
+	p("LEAQ (R9)(AX*4), R9")
+	p("VMOVSS (SI)(R9*1), X18")  // mx
+	p("VMOVSS c127n<>(SB), X19") // −127
+	p("VDIVSS X18, X19, X19")    // iscale = −127/mx
+	p("VMOVSS c1<>(SB), X20")
+	p("VDIVSS X19, X20, X20") // d = 1/iscale
+	p("VMOVSS X20, (DX)")
+	p("VBROADCASTSS X19, Z19")
+	for k := 0; k < 16; k++ {
+		p("VMULPS Z19, Z%d, Z%d", k, k)
+		p("VCVTPS2DQ Z%d, Z%d", k, k)
+		p("VPMINSD Z30, Z%d, Z%d", k, k)
+		p("VPMOVSDB Z%d, %d(DI)", k, 16*k)
+		// bs[k] = Σ of the 16 quants.
+		p("VEXTRACTI64X4 $1, Z%d, Y20", k)
+		p("VPADDD Y20, Y%d, Y20", k)
+		p("VEXTRACTI32X4 $1, Y20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VPSHUFD $0x4e, X20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VPSHUFD $0xb1, X20, X21")
+		p("VPADDD X21, X20, X20")
+		p("VMOVD X20, AX")
+		p("MOVW AX, %d(BX)", 2*k)
+	}
+	label(name + "_next")
+	p("ADDQ $1024, SI")
+	p("ADDQ $256, DI")
+	p("ADDQ $32, BX")
+	p("ADDQ $4, DX")
+	p("DECQ CX")
+	p("JNZ %s_blk", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// exactRows emits
+//
+//	func name(w *byte, stride, nrows int, x *float32, n int, out *float32)
+//
+// out[r] = Σ widen(w_r)·x over n elements (n % 16 == 0), in exactly the
+// order of sgemm's AVX-512 dot (four accumulators over 64-element steps,
+// 16-element steps into the first, then its reduction), so the result is
+// bit for bit sgemm.Dot(x, widened row). load(z, off) widens 16 weights at
+// byte offset off (element offset off/esize) of the row at R8 into Zz.
+func exactRows(name string, esize int, load func(z, off int)) {
+	fmt.Fprintf(&w, "// func %s(w *byte, stride, nrows int, x *float32, n int, out *float32)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	p("MOVQ w+0(FP), BX")
+	p("MOVQ stride+8(FP), R14")
+	p("MOVQ nrows+16(FP), R13")
+	p("MOVQ out+40(FP), DI")
+	p("TESTQ R13, R13")
+	p("JZ %s_done", name)
+	label(name + "_row")
+	p("MOVQ BX, R8")
+	p("MOVQ x+24(FP), SI")
+	p("MOVQ n+32(FP), CX")
+	for i := 0; i < 4; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	p("CMPQ CX, $64")
+	p("JLT %s_16", name)
+	label(name + "_64")
+	for i := 0; i < 4; i++ {
+		load(4+i, 16*esize*i)
+		p("VFMADD231PS %d(SI), Z%d, Z%d", 64*i, 4+i, i)
+	}
+	p("ADDQ $%d, R8", 64*esize)
+	p("ADDQ $256, SI")
+	p("SUBQ $64, CX")
+	p("CMPQ CX, $64")
+	p("JGE %s_64", name)
+	label(name + "_16")
+	p("CMPQ CX, $16")
+	p("JLT %s_reduce", name)
+	load(4, 0)
+	p("VFMADD231PS (SI), Z4, Z0")
+	p("ADDQ $%d, R8", 16*esize)
+	p("ADDQ $64, SI")
+	p("SUBQ $16, CX")
+	p("JMP %s_16", name)
+	label(name + "_reduce")
+	p("VADDPS Z1, Z0, Z0")
+	p("VADDPS Z3, Z2, Z2")
+	p("VADDPS Z2, Z0, Z0")
+	p("VEXTRACTF64X4 $1, Z0, Y1")
+	p("VADDPS Y1, Y0, Y0")
+	p("VEXTRACTF128 $1, Y0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVHLPS X0, X0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVSHDUP X0, X1")
+	p("VADDSS X1, X0, X0")
+	p("VMOVSS X0, (DI)")
+	p("ADDQ $4, DI")
+	p("ADDQ R14, BX")
+	p("DECQ R13")
+	p("JNZ %s_row", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// AVX2 variants (no AVX-512): VPMADDUBSW then VPMADDWD with ones stands in
+// for VPDPBUSD (no saturation: |w| ≤ 128, |x| ≤ 127, pairs ≤ 32512).
+func gemvAVX2() {
+	gemvFrame(gemvSpec{name: "gemvQ8_0AVX2", unroll: 2, split: true, avx2: true, advance: advanceBy(34, 32, 4), setup: func() {
+		p("VPBROADCASTW ones16<>(SB), Y15")
+	}, body: func(rows, u int) {
+		p("VMOVDQU %d(SI), Y8", 32*u)
+		p("VBROADCASTSS %d(DX), Y9", 4*u)
+		r := rowRegs[0]
+		p("VMOVDQU %d(%s), Y10", 34*u+2, r)
+		p("VPSIGNB Y10, Y10, Y11")
+		p("VPSIGNB Y10, Y8, Y12")
+		p("VPMADDUBSW Y12, Y11, Y13")
+		p("VPMADDWD Y15, Y13, Y13")
+		p("VCVTDQ2PS Y13, Y13")
+		blockScale(r, 34*u)
+		p("VFMADD231PS Y14, Y13, Y%d", 4*u)
+	}})
+	gemvFrame(gemvSpec{name: "gemvQ4_0AVX2", unroll: 2, split: true, avx2: true, advance: advanceBy(18, 32, 4), setup: func() {
+		p("VPBROADCASTW ones16<>(SB), Y5")
+		p("VPBROADCASTB nib8<>+0(SB), Y7")
+		p("VPBROADCASTB nib8<>+8(SB), Y6")
+	}, body: func(rows, u int) {
+		p("VMOVDQU %d(SI), Y8", 32*u)
+		p("VBROADCASTSS %d(DX), Y9", 4*u)
+		p("VPMADDUBSW Y8, Y7, Y15")
+		p("VPMADDWD Y5, Y15, Y15") // 8·Σx
+		r := rowRegs[0]
+		p("VMOVDQU %d(%s), X10", 18*u+2, r)
+		p("VPSRLW $4, X10, X11")
+		p("VINSERTI128 $1, X11, Y10, Y10")
+		p("VPAND Y6, Y10, Y10")
+		p("VPMADDUBSW Y8, Y10, Y13")
+		p("VPMADDWD Y5, Y13, Y13")
+		p("VPSUBD Y15, Y13, Y13")
+		p("VCVTDQ2PS Y13, Y13")
+		blockScale(r, 18*u)
+		p("VFMADD231PS Y14, Y13, Y%d", 4*u)
+	}})
+	// BF16 against bf16 activations, both widened: the products are exact
+	// and the sums fp32, as with VDPBF16PS.
+	gemvFrame(gemvSpec{name: "gemvBF16AVX2", unroll: 2, split: true, avx2: true, advance: advanceBy(64, 64, 0), body: func(rows, u int) {
+		r := rowRegs[0]
+		for k := 0; k < 4; k++ {
+			off := 64*u + 16*k
+			p("VPMOVZXWD %d(SI), Y8", off)
+			p("VPMOVZXWD %d(%s), Y10", off, r)
+			p("VPSLLD $16, Y8, Y8")
+			p("VPSLLD $16, Y10, Y10")
+			p("VFMADD231PS Y8, Y10, Y%d", 4*u)
+		}
+	}})
+	dequant("dequantBF16AVX2", 64, 128, nil, func() {
+		for k := 0; k < 4; k++ {
+			p("VPMOVZXWD %d(SI), Y0", 16*k)
+			p("VPSLLD $16, Y0, Y0")
+			p("VMOVUPS Y0, %d(DI)", 32*k)
+		}
+	})
+	dequant("dequantF16AVX2", 64, 128, nil, func() {
+		for k := 0; k < 4; k++ {
+			p("VCVTPH2PS %d(SI), Y0", 16*k)
+			p("VMOVUPS Y0, %d(DI)", 32*k)
+		}
+	})
+	dequant("dequantQ8_0AVX2", 34, 128, nil, func() {
+		p("VPBROADCASTW (SI), X2")
+		p("VCVTPH2PS X2, Y2")
+		for k := 0; k < 4; k++ {
+			p("VPMOVSXBD %d(SI), Y0", 2+8*k)
+			p("VCVTDQ2PS Y0, Y0")
+			p("VMULPS Y2, Y0, Y0")
+			p("VMOVUPS Y0, %d(DI)", 32*k)
+		}
+	})
+}
+
 func main() {
 	w.WriteString("// Code generated by gen_asm.go; DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n\n")
 	w.WriteString("DATA nib8<>+0(SB)/8, $0x0808080808080808\nDATA nib8<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f\nGLOBL nib8<>(SB), RODATA|NOPTR, $16\n\n")
@@ -702,8 +1220,28 @@ func main() {
 	gemvQ4_K()
 	gemvQ6_K()
 	gemmBF16()
+	w.WriteString("DATA ones16<>+0(SB)/2, $1\nGLOBL ones16<>(SB), RODATA|NOPTR, $2\n\n")
+	gemvAVX2()
+	gemvF16()
+	packBF16Tile()
+	w.WriteString("DATA bf16c<>+0(SB)/4, $0x7fff\nDATA bf16c<>+4(SB)/4, $1\nDATA bf16c<>+8(SB)/4, $0x7fffffff\nDATA bf16c<>+12(SB)/4, $0x7f800000\nDATA bf16c<>+16(SB)/4, $64\nGLOBL bf16c<>(SB), RODATA|NOPTR, $20\n\n")
+	w.WriteString("DATA c127<>+0(SB)/4, $127.0\nGLOBL c127<>(SB), RODATA|NOPTR, $4\n\n")
+	actsAVX512()
+	w.WriteString("DATA c127i<>+0(SB)/4, $127\nGLOBL c127i<>(SB), RODATA|NOPTR, $4\n\n")
+	w.WriteString("DATA c127n<>+0(SB)/4, $-127.0\nGLOBL c127n<>(SB), RODATA|NOPTR, $4\n\n")
+	w.WriteString("DATA c1<>+0(SB)/4, $1.0\nGLOBL c1<>(SB), RODATA|NOPTR, $4\n\n")
+	q8kAVX512()
+	exactRows("exactRowsBF16", 2, func(z, off int) {
+		p("VPMOVZXWD %d(R8), Z%d", off, z)
+		p("VPSLLD $16, Z%d, Z%d", z, z)
+	})
+	exactRows("exactRowsF16", 2, func(z, off int) {
+		p("VCVTPH2PS %d(R8), Z%d", off, z)
+	})
 	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
 	dequants()
+	w.WriteString("DATA thirtytwo<>+0(SB)/4, $32\nGLOBL thirtytwo<>(SB), RODATA|NOPTR, $4\n\n")
+	dequantK()
 	gemmQ8("gemmQ8Kernel", false)
 	gemmQ8("gemmQ8MinKernel", true)
 	if err := os.WriteFile("kernels_amd64.s", []byte(w.String()), 0o644); err != nil {

@@ -20,6 +20,11 @@ type kernelSet struct {
 	// decode, where set, widens a row (a multiple of 32 elements) faster
 	// than decodeRow, with the same result.
 	decode [Q6_K + 1]decodeFunc
+	// actBF16 and actQ8_0, where set, convert activation rows exactly as
+	// toBF16 and quantizeQ8_0Block do (for finite inputs).
+	actBF16 func(dst []uint16, src []float32)
+	actQ8_0 func(q []int8, d []float32, x []float32)
+	actQ8_K func(q []int8, d []float32, bs []int16, x []float32)
 }
 
 // decodeFunc widens one stored row to fp32 (len(dst) elements).
@@ -53,13 +58,11 @@ func (c *call) beta() float32 {
 func exactF32(c *call, r0, r1 int) {
 	w := c.w
 	raw := w.data[r0*w.rowBytes : r1*w.rowBytes]
-	var ws []float32
-	if uintptr(unsafe.Pointer(&raw[0]))%4 == 0 {
-		ws = unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), (r1-r0)*w.cols)
-	} else {
-		ws = make([]float32, (r1-r0)*w.cols)
-		decodeRow(F32, ws, raw)
+	if uintptr(unsafe.Pointer(&raw[0]))%4 != 0 {
+		exactDecode(c, r0, r1) // misaligned bytes: widen blocks of rows
+		return
 	}
+	ws := unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), (r1-r0)*w.cols)
 	sgemm.GemmThreads(1, false, true, c.n, r1-r0, w.cols, 1, c.x, w.cols, ws, w.cols, c.beta(), c.y[r0:], w.rows)
 }
 
@@ -119,7 +122,7 @@ func half(b []byte) float32 { return float16.Frombits(binary.LittleEndian.Uint16
 // dotBF16 is Σ w·x over bf16 pairs with fp32 sums (products are exact).
 func dotBF16(w []byte, x []uint16) float32 {
 	var acc [16]float32
-	for j := 0; j < len(x); j += 2 {
+	for j := 0; j+1 < len(x); j += 2 {
 		w0 := math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*j:])) << 16)
 		w1 := math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*j+2:])) << 16)
 		x0 := math.Float32frombits(uint32(x[j]) << 16)
@@ -127,6 +130,10 @@ func dotBF16(w []byte, x []uint16) float32 {
 		l := j / 2 % 16
 		acc[l] += float32(w1 * x1)
 		acc[l] += float32(w0 * x0)
+	}
+	if len(x)%2 == 1 { // an odd last element pairs with a zero
+		j := len(x) - 1
+		acc[j/2%16] += math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*j:]))<<16) * math.Float32frombits(uint32(x[j])<<16)
 	}
 	return sum16(&acc)
 }

@@ -5,6 +5,8 @@ package kernels
 import (
 	"unsafe"
 
+	"github.com/retrofit-llm/retrofit/sgemm"
+
 	"golang.org/x/sys/cpu"
 )
 
@@ -37,6 +39,22 @@ func dequantQ8_0(dst *float32, src *byte, nb int)
 //go:noescape
 func dequantQ4_0(dst *float32, src *byte, nb int)
 
+//go:noescape
+func dequantQ4_K(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantQ6_K(dst *float32, src *byte, nb int)
+
+// decodeAsmK adapts a dequantizer of 256-element super-blocks to decodeFunc.
+func decodeAsmK(f func(dst *float32, src *byte, nb int)) decodeFunc {
+	return func(dst []float32, raw []byte) {
+		if len(dst)%256 != 0 {
+			panic("kernels: decodeAsmK: row not a multiple of 256")
+		}
+		f(&dst[0], &raw[0], len(dst)/256)
+	}
+}
+
 // decodeAsm adapts a dequantizer of 32-element blocks to decodeFunc.
 func decodeAsm(f func(dst *float32, src *byte, nb int)) decodeFunc {
 	return func(dst []float32, raw []byte) {
@@ -51,6 +69,116 @@ func decodeAsm(f func(dst *float32, src *byte, nb int)) decodeFunc {
 // W (at w + r·stride) · one activation row, for r < nrows.
 type gemvFunc func(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
 
+//go:noescape
+func gemvQ8_0AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
+func gemvQ4_0AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
+func gemvBF16AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
+func dequantBF16AVX2(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantF16AVX2(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantQ8_0AVX2(dst *float32, src *byte, nb int)
+
+func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C }
+
+// avx2Set serves CPUs without AVX-512: GEMV kernels (also looped for GEMM)
+// for Q8_0, Q4_0 and BF16, and row widening for Exact mode; the K-quants
+// run the portable kernels.
+var avx2Set = func() kernelSet {
+	k := genericSet
+	k.name = "avx2"
+	k.fast[Q8_0] = fastAsm(gemvQ8_0AVX2)
+	k.fast[Q4_0] = fastAsm(gemvQ4_0AVX2)
+	k.fast[BF16] = fastAsm(gemvBF16AVX2)
+	k.decode[BF16] = decodeAsm(dequantBF16AVX2)
+	k.decode[F16] = decodeAsm(dequantF16AVX2)
+	k.decode[Q8_0] = decodeAsm(dequantQ8_0AVX2)
+	return k
+}()
+
+//go:noescape
+func gemvF16(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+// fastF16 runs decode (n < gemmMinN) through gemvF16 and larger n through
+// Exact's widened GEMM: both fp32 arithmetic on widened weights.
+func fastF16(c *call, r0, r1 int) {
+	if c.n >= gemmMinN || c.w.cols%32 != 0 {
+		exactDecode(c, r0, r1)
+		return
+	}
+	asmRows(c, r0, r1, gemvF16, func(i int) (unsafe.Pointer, *float32, *int16) {
+		return unsafe.Pointer(&c.x[i*c.w.cols]), nil, nil
+	})
+}
+
+//go:noescape
+func toBF16Row(dst *uint16, src *float32, n int)
+
+//go:noescape
+func quantizeQ8_0Row(q *int8, d *float32, x *float32, nb int)
+
+func actBF16AVX512(dst []uint16, src []float32) {
+	if len(src)%16 != 0 || len(dst) < len(src) {
+		panic("kernels: actBF16AVX512: bad lengths")
+	}
+	toBF16Row(&dst[0], &src[0], len(src))
+}
+
+func actQ8_0AVX512(q []int8, d []float32, x []float32) {
+	if len(x)%32 != 0 || len(q) < len(x) || len(d) < len(x)/32 {
+		panic("kernels: actQ8_0AVX512: bad lengths")
+	}
+	quantizeQ8_0Row(&q[0], &d[0], &x[0], len(x)/32)
+}
+
+//go:noescape
+func quantizeQ8_KRow(q *int8, d *float32, bs *int16, x *float32, nb int)
+
+func actQ8_KAVX512(q []int8, d []float32, bs []int16, x []float32) {
+	if len(x)%256 != 0 || len(q) < len(x) || len(d) < len(x)/256 || len(bs) < len(x)/16 {
+		panic("kernels: actQ8_KAVX512: bad lengths")
+	}
+	quantizeQ8_KRow(&q[0], &d[0], &bs[0], &x[0], len(x)/256)
+}
+
+//go:noescape
+func exactRowsBF16(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
+func exactRowsF16(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+// exactGEMV is Exact mode for decode (n ≤ 8, where sgemm takes its dot path)
+// with the widening fused into sgemm's AVX-512 dot: the same arithmetic in
+// the same order as widening the rows and calling sgemm, without the buffer.
+func exactGEMV(k func(w *byte, stride, nrows int, x *float32, n int, out *float32)) rowsKernel {
+	return func(c *call, r0, r1 int) {
+		w := c.w
+		if c.n > 8 || w.cols%16 != 0 || sgemm.Backend() != "avx512" {
+			exactDecode(c, r0, r1)
+			return
+		}
+		var out [asmTile]float32
+		for t := r0; t < r1; t += asmTile {
+			nr := min(asmTile, r1-t)
+			for i := 0; i < c.n; i++ {
+				k(&w.data[t*w.rowBytes], w.rowBytes, nr, &c.x[i*w.cols], w.cols, &out[0])
+				y := c.y[i*w.rows+t : i*w.rows+t+nr]
+				for j := range y {
+					c.store(&y[j], out[j])
+				}
+			}
+		}
+	}
+}
+
 func hasVNNI() bool {
 	return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX2
 }
@@ -62,6 +190,14 @@ var vnniSet = func() kernelSet {
 	k.decode[F16] = decodeAsm(dequantF16)
 	k.decode[Q8_0] = decodeAsm(dequantQ8_0)
 	k.decode[Q4_0] = decodeAsm(dequantQ4_0)
+	k.decode[Q4_K] = decodeAsmK(dequantQ4_K)
+	k.decode[Q6_K] = decodeAsmK(dequantQ6_K)
+	k.fast[F16] = fastF16
+	k.actBF16 = actBF16AVX512
+	k.actQ8_0 = actQ8_0AVX512
+	k.actQ8_K = actQ8_KAVX512
+	k.exact[BF16] = exactGEMV(exactRowsBF16)
+	k.exact[F16] = exactGEMV(exactRowsF16)
 	k.fast[Q8_0] = gemmQ8Fast(fastAsm(gemvQ8_0VNNI))
 	k.fast[Q4_0] = gemmQ8Fast(fastAsm(gemvQ4_0VNNI))
 	k.fast[Q4_K] = gemmQ8Fast(fastAsm(gemvQ4_KAVX512))
@@ -74,13 +210,19 @@ var vnniSet = func() kernelSet {
 }()
 
 func init() {
-	if hasVNNI() {
+	switch {
+	case hasVNNI():
 		active = &vnniSet
+	case hasAVX2():
+		active = &avx2Set
 	}
 }
 
 func availableSets() []*kernelSet {
 	l := []*kernelSet{&genericSet}
+	if hasAVX2() {
+		l = append(l, &avx2Set)
+	}
 	if hasVNNI() {
 		l = append(l, &vnniSet)
 	}
@@ -106,31 +248,40 @@ func fastAsm(k gemvFunc) rowsKernel {
 		if w.typ == Q4_K || w.typ == Q6_K {
 			qk = 256
 		}
-		var out [asmTile]float32
-		for t := r0; t < r1; t += asmTile {
-			nr := min(asmTile, r1-t)
-			for i := 0; i < c.n; i++ {
-				var x unsafe.Pointer
-				var xd *float32
-				var xs *int16
-				if w.typ == BF16 {
-					x = unsafe.Pointer(&a.bf[i*cols])
-				} else {
-					x = unsafe.Pointer(&a.q[i*cols])
-					xd = &a.d[i*cols/qk]
-					if qk == 256 {
-						xs = &a.bs[i*cols/16]
-					}
+		asmRows(c, r0, r1, k, func(i int) (unsafe.Pointer, *float32, *int16) {
+			if w.typ == BF16 {
+				return unsafe.Pointer(&a.bf[i*cols]), nil, nil
+			}
+			var xs *int16
+			if qk == 256 {
+				xs = &a.bs[i*cols/16]
+			}
+			return unsafe.Pointer(&a.q[i*cols]), &a.d[i*cols/qk], xs
+		})
+	}
+}
+
+// asmRows runs GEMV kernel k over rows [r0,r1) in tiles of asmTile rows,
+// for each activation row i, whose operands acts(i) returns.
+func asmRows(c *call, r0, r1 int, k gemvFunc, acts func(i int) (unsafe.Pointer, *float32, *int16)) {
+	w := c.w
+	nb := w.cols / 32
+	if w.typ == Q4_K || w.typ == Q6_K {
+		nb = w.cols / 256
+	}
+	var out [asmTile]float32
+	for t := r0; t < r1; t += asmTile {
+		nr := min(asmTile, r1-t)
+		for i := 0; i < c.n; i++ {
+			x, xd, xs := acts(i)
+			k(&w.data[t*w.rowBytes], w.rowBytes, nr, x, xd, xs, nb, &out[0])
+			y := c.y[i*w.rows+t : i*w.rows+t+nr]
+			if c.add {
+				for j := range y {
+					y[j] += out[j]
 				}
-				k(&w.data[t*w.rowBytes], w.rowBytes, nr, x, xd, xs, cols/qk, &out[0])
-				y := c.y[i*w.rows+t : i*w.rows+t+nr]
-				if c.add {
-					for j := range y {
-						y[j] += out[j]
-					}
-				} else {
-					copy(y, out[:nr])
-				}
+			} else {
+				copy(y, out[:nr])
 			}
 		}
 	}

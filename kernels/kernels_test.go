@@ -123,7 +123,7 @@ func forEachSet(t *testing.T, f func(t *testing.T)) {
 
 type shape struct{ rows, cols, n int }
 
-var shapes = []shape{{1, 256, 1}, {37, 512, 1}, {70, 256, 3}, {64, 768, 9}, {100, 512, 33}}
+var shapes = []shape{{1, 256, 1}, {37, 512, 1}, {70, 256, 3}, {64, 768, 9}, {100, 512, 33}, {64, 768, 30}, {7, 45, 7}}
 
 func TestNewMatrixErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -206,4 +206,101 @@ func TestDecodeRow(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDecodeSets checks every kernel set's row widening bit for bit against
+// the reference dequantizers, which Exact mode's claim (a stored matrix
+// multiplies exactly as its fp32 values would) rests on.
+func TestDecodeSets(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	for _, k := range availableSets() {
+		for _, typ := range allTypes {
+			dec := k.decode[typ]
+			if dec == nil {
+				continue
+			}
+			raw := randWeights(r, typ, 4, 768)
+			// Scales of every magnitude, not only the small ones.
+			for b := 0; b < len(raw)/typ.BlockBytes(); b++ {
+				blk := raw[b*typ.BlockBytes():]
+				switch typ {
+				case Q8_0, Q4_0, Q4_K:
+					putHalf(blk, float32(r.NormFloat64()*100))
+				case Q6_K:
+					putHalf(blk[208:], float32(r.NormFloat64()*100))
+				}
+			}
+			want := dequant(t, typ, raw, 4*768)
+			got := make([]float32, 768)
+			for row := 0; row < 4; row++ {
+				dec(got, raw[row*len(raw)/4:(row+1)*len(raw)/4])
+				for i, v := range got {
+					if math.Float32bits(v) != math.Float32bits(float32(want[row*768+i])) {
+						t.Fatalf("%s %v row %d [%d] = %g, want %g", k.name, typ, row, i, v, want[row*768+i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMisalignedF32 multiplies F32 weights whose bytes start off a 4-byte
+// boundary (possible in a memory-mapped file).
+func TestMisalignedF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	raw := randWeights(r, F32, 40, 64)
+	buf := make([]byte, len(raw)+1)
+	copy(buf[1:], raw)
+	w, err := NewMatrix(F32, 40, 64, buf[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randX(r, 3*64)
+	ref, mag := refMatMul(x, dequant(t, F32, raw, 40*64), 3, 40, 64)
+	y := make([]float32, 3*40)
+	MatMul(y, x, 3, w, Exact, 2)
+	for i := range y {
+		if d := math.Abs(float64(y[i]) - ref[i]); d > 1e-5*mag[i] {
+			t.Fatalf("y[%d] = %g, want %g", i, y[i], ref[i])
+		}
+	}
+}
+
+// TestExactAsF32: in Exact mode a stored matrix multiplies bit for bit as
+// the F32 matrix of its widened values does, for decode and prefill shapes,
+// with and without accumulation, in every kernel set.
+func TestExactAsF32(t *testing.T) {
+	forEachSet(t, func(t *testing.T) {
+		for _, typ := range allTypes[1:] {
+			for _, s := range []shape{{70, 256, 1}, {64, 512, 3}, {40, 768, 9}, {33, 256, 40}} {
+				r := rand.New(rand.NewPCG(uint64(s.n), uint64(typ)+20))
+				raw := randWeights(r, typ, s.rows, s.cols)
+				w, _ := NewMatrix(typ, s.rows, s.cols, raw)
+				wd := dequant(t, typ, raw, s.rows*s.cols)
+				f32 := make([]byte, 4*len(wd))
+				for i, v := range wd {
+					binary.LittleEndian.PutUint32(f32[4*i:], math.Float32bits(float32(v)))
+				}
+				wf, _ := NewMatrix(F32, s.rows, s.cols, f32)
+				x := randX(r, s.n*s.cols)
+				for _, add := range []bool{false, true} {
+					y, yf := make([]float32, s.n*s.rows), make([]float32, s.n*s.rows)
+					mm := MatMul
+					if add {
+						mm = MatMulAdd
+						for i := range y {
+							y[i], yf[i] = 0.5, 0.5
+						}
+					}
+					mm(y, x, s.n, w, Exact, 2)
+					mm(yf, x, s.n, wf, Exact, 2)
+					for i := range y {
+						if math.Float32bits(y[i]) != math.Float32bits(yf[i]) {
+							t.Fatalf("%v %dx%d n=%d add=%v: y[%d] = %g, as F32 %g", typ, s.rows, s.cols, s.n, add, i, y[i], yf[i])
+						}
+					}
+				}
+			}
+		}
+	})
 }

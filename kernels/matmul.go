@@ -86,8 +86,8 @@ func matmul(y, x []float32, n int, w *Matrix, mode Mode, threads int, add bool) 
 	c := &call{w: w, x: x[:n*w.cols], y: y[:n*w.rows], n: n, add: add}
 	c.dec = active.decode[w.typ]
 	kern := exactKernel(c)
-	if mode == Fast && w.typ != F32 && w.typ != F16 {
-		c.act = quantizeActs(w.typ, c.x, n, w.cols)
+	if mode == Fast && w.typ != F32 {
+		c.act = quantizeActs(active, w.typ, c.x, n, w.cols, threads)
 		defer c.act.release()
 		kern = fastKernel(c)
 	}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 )
 
 // Config holds a Qwen-style decoder's hyper-parameters.
@@ -49,7 +50,7 @@ func (c *Config) Validate() error {
 	}
 	switch {
 	case c.Family != "qwen2" && c.Family != "qwen3":
-		return fmt.Errorf("model_type %q: retrofit supports qwen2 and qwen3", c.Family)
+		return fmt.Errorf("model_type %.40q: retrofit supports qwen2 and qwen3", c.Family)
 	case c.VocabSize <= 0:
 		return fmt.Errorf("vocab_size %d must be positive", c.VocabSize)
 	case c.Hidden <= 0:
@@ -118,6 +119,10 @@ type Layout struct {
 	// DepthStride and DepthWindow choose Depth-Attention candidates (see docs/methods.md).
 	DepthStride int
 	DepthWindow int
+	// DepthSelfBias is added to every mixing layer's own depth score: the
+	// Depth-Attention warm start (large: the original model; annealed to 0
+	// while uptraining; 0: plain Depth-Attention). Finite and ≥ 0.
+	DepthSelfBias float64
 	// LayerMap[l] is the physical block whose weights logical layer l runs.
 	LayerMap []int
 }
@@ -140,6 +145,8 @@ func (l Layout) Clone() Layout {
 		DepthStride: l.DepthStride,
 		DepthWindow: l.DepthWindow,
 		LayerMap:    append([]int(nil), l.LayerMap...),
+
+		DepthSelfBias: l.DepthSelfBias,
 	}
 }
 
@@ -251,13 +258,26 @@ func (l Layout) Validate(n int) error {
 	if l.DepthStride < 0 || l.DepthWindow < 0 {
 		return fmt.Errorf("layout: depth_stride %d and depth_window %d must not be negative", l.DepthStride, l.DepthWindow)
 	}
+	mixes := false
 	for i, d := range l.DepthMix {
 		if d && i > 0 && l.DepthStride == 0 && l.DepthWindow == 0 {
 			return fmt.Errorf("layout: depth_mix[%d] set but depth_stride and depth_window are both 0", i)
 		}
+		mixes = mixes || d
+	}
+	if b := l.DepthSelfBias; math.IsNaN(b) || math.IsInf(b, 0) || b < 0 || b > MaxDepthSelfBias {
+		return fmt.Errorf("layout: depth_self_bias %g: want a number in [0, %g]", b, float64(MaxDepthSelfBias))
+	}
+	if l.DepthSelfBias != 0 && !mixes {
+		return fmt.Errorf("layout: depth_self_bias %g set but no layer mixes (depth_mix all false)", l.DepthSelfBias)
 	}
 	return nil
 }
+
+// MaxDepthSelfBias bounds Layout.DepthSelfBias: far beyond the point (about
+// 104 plus the spread of the depth scores) where fp32's exp underflows and
+// the own value is taken exactly.
+const MaxDepthSelfBias = 1e4
 
 // KVBytesPerToken returns the KV-cache bytes per token with an fp16 cache:
 // 2 (K and V) · layers storing K/V · KV heads · head dim · 2 bytes.

@@ -26,7 +26,7 @@ func ParseHFConfig(data []byte) (Config, Layout, []Step, error) {
 	switch c.Family {
 	case "qwen2", "qwen3":
 	default:
-		return Config{}, Layout{}, nil, fmt.Errorf("config.json: model_type %q is not supported (want qwen2 or qwen3)", c.Family)
+		return Config{}, Layout{}, nil, fmt.Errorf("config.json: model_type %.40q is not supported (want qwen2 or qwen3)", c.Family)
 	}
 	var err error
 	num := func(key string, dst *int, required bool) {
@@ -144,12 +144,13 @@ func ParseHFConfig(data []byte) (Config, Layout, []Step, error) {
 
 // layoutJSON is the "retrofit" object of config.json.
 type layoutJSON struct {
-	KVSource    []int           `json:"kv_source"`
-	DepthMix    []bool          `json:"depth_mix"`
-	DepthStride int             `json:"depth_stride"`
-	DepthWindow int             `json:"depth_window"`
-	LayerMap    []int           `json:"layer_map"`
-	Transforms  json.RawMessage `json:"transforms,omitempty"`
+	KVSource      []int           `json:"kv_source"`
+	DepthMix      []bool          `json:"depth_mix"`
+	DepthStride   int             `json:"depth_stride"`
+	DepthWindow   int             `json:"depth_window"`
+	LayerMap      []int           `json:"layer_map"`
+	DepthSelfBias float64         `json:"depth_self_bias,omitempty"`
+	Transforms    json.RawMessage `json:"transforms,omitempty"`
 }
 
 func parseLayoutJSON(blob []byte, n int) (Layout, []Step, error) {
@@ -167,7 +168,7 @@ func parseLayoutJSON(blob []byte, n int) (Layout, []Step, error) {
 	if j.LayerMap != nil {
 		l.LayerMap = j.LayerMap
 	}
-	l.DepthStride, l.DepthWindow = j.DepthStride, j.DepthWindow
+	l.DepthStride, l.DepthWindow, l.DepthSelfBias = j.DepthStride, j.DepthWindow, j.DepthSelfBias
 	if err := l.Validate(n); err != nil {
 		return Layout{}, nil, err
 	}
@@ -268,7 +269,7 @@ func HFConfigJSON(c Config, l Layout, steps []Step, dtype string) ([]byte, error
 	if !l.IsDefault() || len(steps) > 0 {
 		out["retrofit"] = layoutJSON{
 			KVSource: l.KVSource, DepthMix: l.DepthMix, DepthStride: l.DepthStride,
-			DepthWindow: l.DepthWindow, LayerMap: l.LayerMap,
+			DepthWindow: l.DepthWindow, LayerMap: l.LayerMap, DepthSelfBias: l.DepthSelfBias,
 			Transforms: mustJSON(ProvenanceJSON(steps)),
 		}
 	}

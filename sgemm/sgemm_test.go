@@ -176,10 +176,22 @@ func TestGemmSmallBlocks(t *testing.T) {
 }
 
 // TestDeterministic checks that results are bit-identical for GOMAXPROCS 1
-// and 2, for the blocked path and the GEMV paths.
+// to 3 and for 1 to 8 threads forced past the work heuristic, for the
+// blocked path and the GEMV paths. The first shapes are a transformer's
+// (hidden 1024, MLP 3072, 64 and 200 tokens): every one has enough work and
+// enough panels (n/nr ≥ 64) to be split among all 8 threads.
 func TestDeterministic(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []gemmCase{{false, true, 64, 3072, 1024, 1, 0, 0}, {false, true, 200, 1024, 3072, 1, 0, 0}, {false, false, 64, 1024, 1024, 1, 1, 0}} {
+		pm, pn := (tc.m+impl.mr-1)/impl.mr, (tc.n+impl.nr-1)/impl.nr
+		if 2*tc.m*tc.n*tc.k/minFlopsPerThread < 8 || max(pm, pn) < 8 {
+			t.Fatalf("%v does not have work for 8 threads", tc)
+		}
+	}
 	shapes := []gemmCase{
+		{false, true, 64, 3072, 1024, 1, 0, 0},
+		{false, true, 200, 1024, 3072, 1, 0, 0},
+		{false, false, 64, 1024, 1024, 1, 1, 0},
 		{false, true, 301, 517, 600, 1, 0, 0},
 		{false, false, 250, 290, 513, 1, 0, 0},
 		{true, false, 700, 60, 300, 1, 0.5, 0},
@@ -202,8 +214,8 @@ func TestDeterministic(t *testing.T) {
 		a, b := randSlice(r, ar*ac), randSlice(r, br*bc)
 		c0 := randSlice(r, tc.m*tc.n)
 		var res [][]float32
-		for _, procs := range []int{1, 2, 3} {
-			runtime.GOMAXPROCS(procs)
+		for _, procs := range []int{1, 2, 3, 4, 5, 8} {
+			runtime.GOMAXPROCS(min(procs, 3))
 			if Backend() != "openblas" { // OpenBLAS makes no such promise
 				c := append([]float32(nil), c0...)
 				Gemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, ac, b, bc, tc.beta, c, tc.n)

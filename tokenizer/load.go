@@ -74,7 +74,7 @@ func LoadFile(path string) (*Tokenizer, error) {
 
 // MaxJSONBytes bounds a decompressed tokenizer.json.gz: Qwen's
 // tokenizer.json is 7 MB, the largest known ones about 30 MB.
-var MaxJSONBytes int64 = 256 << 20
+var MaxJSONBytes int64 = 64 << 20
 
 // gunzip decompresses data, refusing more than limit bytes out. The size in
 // the gzip trailer is only a hint for the buffer, capped by the limit and by
@@ -145,8 +145,8 @@ func Load(tokenizerJSON []byte) (*Tokenizer, error) {
 		}
 		t.byteDecoder = true
 	}
-	if id, ok := t.raw.exact["<|endoftext|>"]; ok {
-		t.eos = int(id)
+	if id, ok := t.TokenID("<|endoftext|>"); ok {
+		t.eos = id
 	}
 	return t, nil
 }
@@ -168,8 +168,8 @@ func build(vocab map[string]int32, merges []merge, added []AddedToken) (*Tokeniz
 		}
 		n = max(n, a.ID+1)
 	}
-	if n > 1<<24 {
-		return nil, fmt.Errorf("model.vocab: id %d is implausibly large", n-1)
+	if n > 1<<24 || n > 2*(len(vocab)+len(added))+1024 {
+		return nil, fmt.Errorf("model.vocab: id %d is implausibly large for %d tokens (ids are dense)", n-1, len(vocab)+len(added))
 	}
 	t.tokens = make([]string, n)
 	for tok, id := range vocab {

@@ -187,7 +187,8 @@ func splitRegex(re *regexp2.Regexp, s string, fn func(string)) error {
 		m, err = re.FindNextMatch(m)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrPatternTimeout, err)
+		// regexp2's message quotes the whole input: leave it out.
+		return fmt.Errorf("%w (%v per match) on a %d-byte piece of text", ErrPatternTimeout, re.MatchTimeout, len(s))
 	}
 	if done < len(s) {
 		fn(s[done:])

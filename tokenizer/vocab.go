@@ -106,6 +106,9 @@ func ForModel(m *model.Model) (*Tokenizer, error) {
 				return nil, fmt.Errorf("%s: %w", m.Path, err)
 			}
 		}
+		if v := m.Config.VocabSize; v > 0 && t.Len() > v {
+			return nil, fmt.Errorf("%s: tokenizer.json has ids up to %d, but the model's vocab_size is %d: tokenizer and model do not match", m.Path, t.Len()-1, v)
+		}
 		return t, nil
 	}
 	if m.Vocab != nil {

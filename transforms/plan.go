@@ -93,6 +93,9 @@ func (p *Plan) String() string {
 	for _, d := range l.DepthMix {
 		if d {
 			fmt.Fprintf(&b, "  depth_mix   %v stride %d window %d\n", mixString(l.DepthMix), l.DepthStride, l.DepthWindow)
+			if l.DepthSelfBias != 0 {
+				fmt.Fprintf(&b, "  warm start  self-score bias %g (finetune anneals it to 0)\n", l.DepthSelfBias)
+			}
 			break
 		}
 	}

@@ -92,7 +92,7 @@ func recoverCmd(args []string) error {
 	layerLoss := fs.String("layer-loss", "mse", "layer-wise loss: mse or cos")
 	layerAnneal := fs.Int("layer-anneal", 0, "steps over which the layer weight decays to 0 (0: constant)")
 	local := fs.Int("local", 0, "local-stage steps (changed layers only, layer loss only)")
-	warm := fs.Int("warm", 0, "Depth-Attention warm-start steps")
+	warm := fs.Int("warm", 0, "Depth-Attention warm-start anneal steps (convert with -opts …,warm=on)")
 	wd := fs.Float64("wd", 0.01, "AdamW weight decay")
 	evalTok := fs.Int("eval-tokens", 8192, "in-run eval tokens")
 	data := fs.String("data", "", "training text (default FIXTURES/docs-train.txt)")

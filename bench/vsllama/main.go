@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 )
 
@@ -31,6 +32,7 @@ type config struct {
 	reps     int
 	depth    int
 	mode     string
+	tests    string
 	cache    string
 }
 
@@ -46,14 +48,28 @@ func main() {
 	flag.IntVar(&c.reps, "reps", 3, "timed repetitions of each test (after one warm-up)")
 	flag.IntVar(&c.depth, "depth", 4096, "context before the long decode test")
 	flag.StringVar(&c.mode, "mode", "fast", "retrofit engine mode: fast or exact")
+	flag.StringVar(&c.tests, "tests", "prefill,decode,long", "which retrofit tests to run: prefill, decode, long")
 	flag.StringVar(&c.cache, "cache", "", "retrofit KV cache type: f32, f16 or q8_0 (default: the mode's)")
 	flag.StringVar(&models, "models", "qwen3-0.6b,qwen3-micro", "models: qwen3-0.6b, qwen3-4b, qwen3-8b (synthesized) or qwen3-micro")
 	flag.StringVar(&types, "types", "bf16,q8_0,q4_k_m", "GGUF types: bf16, q8_0, q4_k_m")
 	flag.BoolVar(&rss, "rss", false, "measure peak RSS of retrofit eval, generate and kvsharer --plan instead of speed")
 	flag.StringVar(&retrofitBin, "retrofit", "", "retrofit binary for -rss (default: built into -dir)")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	runtime.GOMAXPROCS(c.threads)
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vsllama:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(c, strings.Split(models, ","), strings.Split(types, ","), rss, retrofitBin); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "vsllama:", err)
 		os.Exit(1)
 	}
@@ -61,11 +77,11 @@ func main() {
 
 func run(c config, models, types []string, rss bool, retrofitBin string) error {
 	if c.llama == "" {
-		b, err := os.ReadFile("/work/llama/READY-stock")
-		if err != nil {
-			return fmt.Errorf("no -llama given and no /work/llama/READY-stock: %w", err)
+		if b, err := os.ReadFile("/work/llama/READY-stock"); err == nil {
+			c.llama = llamaDir(string(b))
+		} else {
+			fmt.Fprintln(os.Stderr, "vsllama: no -llama given and no /work/llama/READY-stock: retrofit only")
 		}
-		c.llama = llamaDir(string(b))
 	}
 	if rss {
 		return rssTable(c, models, types, retrofitBin)

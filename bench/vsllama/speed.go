@@ -6,11 +6,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/loaders"
 )
+
+var testNames = []string{"prefill", "decode", "long"}
 
 // result is tokens per second of one test on both engines.
 type result struct {
@@ -56,9 +59,12 @@ func (c config) engineOptions() (engine.Options, error) {
 
 // compare runs the three tests on one file: llama-bench first, then retrofit.
 func (c config) compare(path string, opts engine.Options) ([]result, error) {
-	lb, err := c.llamaBench(path)
-	if err != nil {
-		return nil, err
+	lb := make([]float64, 3)
+	if c.llama != "" {
+		var err error
+		if lb, err = c.llamaBench(path); err != nil {
+			return nil, err
+		}
 	}
 	rf, err := c.retrofit(path, opts)
 	if err != nil {
@@ -126,7 +132,7 @@ func (c config) retrofit(path string, opts engine.Options) ([]float64, error) {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
-	ids := make([]int, c.depth+64)
+	ids := make([]int, max(c.depth, 512)+64)
 	for i := range ids {
 		ids[i] = rng.IntN(m.Config.VocabSize)
 	}
@@ -157,8 +163,15 @@ func (c config) retrofit(path string, opts engine.Options) ([]float64, error) {
 			return 64 / time.Since(start).Seconds(), nil
 		}
 	}
+	var long func() (float64, error)
+	if strings.Contains(c.tests, "long") {
+		long = decode(c.depth)
+	}
 	out := make([]float64, 3)
-	for i, f := range []func() (float64, error){prefill, decode(0), decode(c.depth)} {
+	for i, f := range []func() (float64, error){prefill, func() (float64, error) { return decode(0)() }, func() (float64, error) { return long() }} {
+		if !strings.Contains(c.tests, testNames[i]) {
+			continue
+		}
 		v, err := c.mean(f)
 		if err != nil {
 			return nil, err

@@ -26,6 +26,7 @@ func evalCommand() *cli.Command {
 			&cli.IntFlag{Name: "ctx", Value: 512, Usage: "window length in tokens"},
 			&cli.IntFlag{Name: "stride", Usage: "sliding windows advancing by N ≤ --ctx tokens (default: non-overlapping windows)"},
 			&cli.IntFlag{Name: "max-tokens", Usage: "score at most N tokens of the input"},
+			&cli.BoolFlag{Name: "second-half", Usage: "score as llama-perplexity does: whole --ctx windows, each scoring its second half"},
 			&cli.StringFlag{Name: "doc-sep", Value: documentSeparator, Usage: "split --text into documents joined by <|endoftext|> (\"\" to encode the file as one text)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
 		}, engineFlags(false)...),
@@ -76,7 +77,7 @@ func evalCommand() *cli.Command {
 			}
 			bar := progress.New(os.Stderr, "eval", len(ids))
 			res, err := eval.Perplexity(e, ids, eval.Options{
-				Ctx: c.Int("ctx"), Stride: c.Int("stride"), Progress: bar.Func(), Context: c.Context,
+				Ctx: c.Int("ctx"), Stride: c.Int("stride"), SecondHalf: c.Bool("second-half"), Progress: bar.Func(), Context: c.Context,
 			})
 			bar.Done()
 			if err != nil {

@@ -17,7 +17,7 @@ func exportFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "format", Value: "gguf", Usage: "gguf or safetensors"},
 		&cli.StringFlag{Name: "dtype", Usage: "gguf: f32|f16|bf16|q8_0 (default bf16); safetensors: f32|f16|bf16 (default: the source dtype)"},
-		&cli.StringFlag{Name: "shard-size", Usage: "safetensors: split weights into shards of at most this size (e.g. 2GB, 500MB)"},
+		&cli.StringFlag{Name: "shard-size", Usage: "safetensors: split weights into shards of at most this size (2GB, 500MB: units of 1000; 1.5GiB: of 1024)"},
 		&cli.BoolFlag{Name: "unroll", Usage: "gguf: write a looped model's tied blocks once per logical layer (a stock file any llama.cpp runs)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output file (gguf) or directory (safetensors)", Required: true},
 	}

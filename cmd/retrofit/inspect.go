@@ -65,6 +65,7 @@ type modelInfo struct {
 	DepthMix         []bool           `json:"depth_mix"`
 	DepthStride      int              `json:"depth_stride"`
 	DepthWindow      int              `json:"depth_window"`
+	DepthSelfBias    float64          `json:"depth_self_bias,omitempty"`
 	LayerMap         []int            `json:"layer_map"`
 	Params           int64            `json:"parameters"`
 	BytesByDType     map[string]int64 `json:"bytes_by_dtype"`
@@ -87,7 +88,7 @@ func describe(m *model.Model) modelInfo {
 		Intermediate: c.Intermediate, Layers: c.Layers, Blocks: l.Blocks(), Heads: c.Heads, KVHeads: c.KVHeads,
 		HeadDim: c.HeadDim, RMSEps: c.RMSEps, RopeTheta: c.RopeTheta, Tied: c.TiedEmbeddings, AttnBias: c.AttnBias,
 		QKNorm: c.QKNorm, MaxPositions: c.MaxPositions, KVSource: l.KVSource, DepthMix: l.DepthMix,
-		DepthStride: l.DepthStride, DepthWindow: l.DepthWindow, LayerMap: l.LayerMap, Params: m.ParamCount(),
+		DepthStride: l.DepthStride, DepthWindow: l.DepthWindow, DepthSelfBias: l.DepthSelfBias, LayerMap: l.LayerMap, Params: m.ParamCount(),
 		BytesByDType: bytes, KVBytesPerToken: m.KVBytesPerToken(), KVLayers: l.KVLayers(),
 		Transforms: m.Provenance, Tensors: len(m.Tensors), TokenizerPresent: hasTok || m.Vocab != nil,
 	}
@@ -118,6 +119,9 @@ func (i modelInfo) print(w io.Writer) {
 	}
 	if i.DepthStride > 0 || i.DepthWindow > 0 {
 		fmt.Fprintf(w, "depth         stride %d, window %d\n", i.DepthStride, i.DepthWindow)
+		if i.DepthSelfBias != 0 {
+			fmt.Fprintf(w, "warm start    self-score bias %g (anneals to 0 in finetune)\n", i.DepthSelfBias)
+		}
 	}
 	if len(i.Transforms) > 0 {
 		var parts []string

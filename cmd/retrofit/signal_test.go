@@ -107,7 +107,7 @@ func tempFiles(dir string) []string {
 // takes seconds.
 func bigCheckpoint(t *testing.T) string {
 	dir := filepath.Join(t.TempDir(), "big")
-	testutil.SparseCheckpoint(t, dir, testutil.Qwen3Shape(32768, 1024, 4096, 8, 8, 4))
+	testutil.SyntheticCheckpoint(t, dir, testutil.Qwen3Shape(32768, 1024, 4096, 8, 8, 4), false)
 	return dir
 }
 
@@ -200,5 +200,22 @@ func TestSignalFinetune(t *testing.T) {
 	}
 	if left := tempFiles(dir); len(left) != 0 {
 		t.Errorf("left %v", left)
+	}
+}
+
+// TestSignalKVSharer: the KVSharer search stops between candidates on
+// SIGTERM, writes nothing and exits 143.
+func TestSignalKVSharer(t *testing.T) {
+	dir := t.TempDir()
+	s := start(t, dir, "convert", testutil.Fixture(t, "qwen3-micro"), "--to", "kvsharer", "--opt", "threshold=1", "--opt", "share=1/2",
+		"--calib", filepath.Join(testutil.Root(t), "testdata", "docs-val.txt"), "-o", "kvs")
+	s.waitFor(t, "kvsharer: 30 samples")
+	code, took := s.signal(t, syscall.SIGTERM)
+	t.Logf("exit %d %v after the signal", code, took)
+	if code != 143 || took > signalLimit {
+		t.Errorf("exit %d after %v, want 143 within %v", code, took, signalLimit)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left %v", ents)
 	}
 }

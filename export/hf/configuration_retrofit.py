@@ -84,6 +84,9 @@ class RetrofitConfig(PreTrainedConfig):
         r.setdefault("layer_map", list(range(n)))
         r.setdefault("depth_stride", 0)
         r.setdefault("depth_window", 0)
+        b = r.get("depth_self_bias", 0.0)
+        if not (isinstance(b, (int, float)) and 0 <= b < float("inf")):
+            raise ValueError(f"retrofit.depth_self_bias = {b!r}: want a finite number >= 0")
         for key in ("kv_source", "depth_mix", "layer_map"):
             if len(r[key]) != n:
                 raise ValueError(f"retrofit.{key} has {len(r[key])} entries for {n} layers")

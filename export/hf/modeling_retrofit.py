@@ -10,7 +10,8 @@ config.retrofit:
   values with its own value, and the mixed value is what it attends with and
   caches. A candidate stands for the K/V it reads (kv_source), and each stored
   K/V enters the softmax once however many candidates read it; a layer that
-  reads another's K/V does not mix.
+  reads another's K/V does not mix. depth_self_bias (a warm start being
+  uptrained; absent or 0 otherwise) is added to the layer's own score.
 - layer_map: logical layer i runs physical block layer_map[i]; weights are
   named model.layers.{block}.*.
 The KV cache holds one entry per producer layer, in layer order.
@@ -71,6 +72,7 @@ class Attention(nn.Module):
         self.q_proj = nn.Linear(h, self.heads * d, bias=config.qkv_bias())
         self.o_proj = nn.Linear(self.heads * d, h, bias=config.o_bias())
         self.q_norm = RMSNorm(d, config.rms_norm_eps) if config.qk_norm() else None
+        self.layout = config.retrofit  # read at each forward: a warm start's bias may be annealed
         if has_kv:
             self.k_proj = nn.Linear(h, self.kv_heads * d, bias=config.qkv_bias())
             self.v_proj = nn.Linear(h, self.kv_heads * d, bias=config.qkv_bias())
@@ -94,7 +96,7 @@ class Attention(nn.Module):
             k = k.transpose(1, 2)
             v = self.v_proj(x).view(B, T, G, d).transpose(1, 2)
             if cands:
-                v = depth_mix(q, k, v, cands, G)
+                v = depth_mix(q, k, v, cands, G, self.layout.get("depth_self_bias", 0.0))
             kr = rope(k, cos, sin)
             if cache is not None:
                 K, V = cache.update(kr, v, slot)
@@ -110,14 +112,17 @@ class Attention(nn.Module):
         return self.o_proj(out.transpose(1, 2).reshape(B, T, H * d)), own
 
 
-def depth_mix(q, k, v, cands, G):
+def depth_mix(q, k, v, cands, G, self_bias=0.0):
     """Depth-Attention value mixing per KV head at each position (fp32 softmax
-    over the candidates and the layer itself)."""
+    over the candidates and the layer itself, whose score is raised by the warm
+    start's self_bias)."""
     B, H, T, d = q.shape
     qbar = q.view(B, G, H // G, T, d).mean(2).float()
     keys = torch.stack([c[0] for c in cands] + [k], 0).float()
     vals = torch.stack([c[1] for c in cands] + [v], 0)
     scores = (qbar.unsqueeze(0) * keys).sum(-1) / math.sqrt(d)
+    if self_bias:
+        scores = torch.cat([scores[:-1], scores[-1:] + float(self_bias)], 0)
     alpha = torch.softmax(scores, dim=0).to(vals.dtype)
     return (alpha.unsqueeze(-1) * vals).sum(0)
 

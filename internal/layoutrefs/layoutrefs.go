@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -213,4 +214,39 @@ func (c Case) Check(t testing.TB, logits []float32, ids []int) {
 		t.Errorf("%s (%s): max |ΔNLL| %.3g (tolerance %g), max |Δlogits| %.3g (tolerance %g) against layout-refs",
 			c.Name, c.Convert, dn, NLLTol, dl, LogitsTol)
 	}
+}
+
+// Warm is a Depth-Attention case converted twice more: with the warm start
+// (Warm: `--opt depthattn.warm=on`), which must reproduce Base, the case of
+// the same K/V layout without depth mixing (the original model for a plain
+// depthattn case); and with an explicit zero bias (Zero:
+// `--opt depthattn.warm=0`), which must reproduce the case itself.
+type Warm struct {
+	Warm, Zero, Base Case
+}
+
+// WarmCases returns a Warm for every case of cases that converts with
+// depthattn and has a base case among cases.
+func WarmCases(cases []Case) []Warm {
+	var out []Warm
+	for _, c := range cases {
+		if !strings.Contains(c.Convert, "--to depthattn") {
+			continue
+		}
+		for _, b := range cases {
+			if b.Model == c.Model && !strings.Contains(b.Convert, "depthattn") && !strings.Contains(b.Convert, "looped") &&
+				slices.Equal(b.Layout.KVSource, c.Layout.KVSource) {
+				out = append(out, Warm{Warm: c.withOpt("depthattn.warm=on"), Zero: c.withOpt("depthattn.warm=0"), Base: b})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// withOpt returns c converted with one more option (the references stay c's).
+func (c Case) withOpt(kv string) Case {
+	c.Convert += " --opt " + kv
+	c.Name += " " + kv
+	return c
 }

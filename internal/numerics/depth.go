@@ -1,10 +1,6 @@
 package numerics
 
-import (
-	"math"
-
-	"github.com/retrofit-llm/retrofit/sgemm"
-)
+import "github.com/retrofit-llm/retrofit/sgemm"
 
 // GroupMean writes the mean of KV group g's query heads (grp heads of dim d,
 // heads g·grp.. of row) to dst: the query Depth-Attention scores with.
@@ -34,33 +30,29 @@ func GroupMeanBack(drow, dqbar []float32, g, grp, d int) {
 // the candidate set (layers that store K/V, each once: model.Layout.
 // DepthCandidates), their keys and stored values K[j][Off:Off+d],
 // V[j][Off:Off+d] (rows of the cache or of the training tape, indexed by
-// layer), and the layer's own key and value (docs/methods.md).
+// layer), and the layer's own key and value (docs/methods.md). SelfBias is
+// added to the own score after scaling: the warm start's constant, large at
+// conversion (α_self = 1, v' = v: the original model) and annealed to 0 (plain
+// Depth-Attention) while uptraining; a constant, so it has no gradient.
 type Depth struct {
 	Cands      []int
 	K, V       [][]float32
 	Off        int
 	Key, Value []float32
-	// SelfBias is added to the own score (a warm-start schedule while
-	// uptraining; 0 otherwise). +Inf gives the own value weight 1: the
-	// layer stores its plain value, as the original model does.
-	SelfBias float32
+	SelfBias   float32
 }
 
 // Mix writes Σ_j α_j·V'_j + α_self·v to dst (which must not alias d.Value)
 // and the weights α (candidates, then self; len(Cands)+1) to alpha, where α
-// = softmax(ScoreScale·qbar·k) over the candidates' keys and the own key.
+// = softmax(scale·qbar·k) over the candidates' keys and the own key, the own
+// score plus SelfBias.
 func (d *Depth) Mix(dst, alpha, qbar []float32, scale float32) {
 	n, nc := len(qbar), len(d.Cands)
 	for j, c := range d.Cands {
 		alpha[j] = sgemm.Dot(qbar, d.K[c][d.Off:d.Off+n]) * scale
 	}
 	alpha[nc] = sgemm.Dot(qbar, d.Key)*scale + d.SelfBias
-	if math.IsInf(float64(d.SelfBias), 1) {
-		clear(alpha[:nc])
-		alpha[nc] = 1
-	} else {
-		Softmax(alpha[:nc+1])
-	}
+	Softmax(alpha[:nc+1])
 	clear(dst[:n])
 	for j, c := range d.Cands {
 		sgemm.Axpy(alpha[j], d.V[c][d.Off:d.Off+n], dst)
@@ -69,7 +61,7 @@ func (d *Depth) Mix(dst, alpha, qbar []float32, scale float32) {
 }
 
 // MixBack back-propagates dmix, the gradient of the mixed value, given the
-// alpha and qbar of Mix: it adds to the candidates' dK and dV (indexed like
+// alpha and qbar of Mix (SelfBias enters only through alpha): it adds to the candidates' dK and dV (indexed like
 // K and V, at Off), to dkey (the own key's gradient) and to dqbar, then
 // scales dmix in place into the gradient of the own value (α_self·dmix).
 // da is scratch of len(Cands)+1.

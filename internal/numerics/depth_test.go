@@ -1,6 +1,7 @@
 package numerics
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -20,10 +21,18 @@ func depthSetup(r *rand.Rand, d int) (dm Depth, q []float32) {
 
 // TestDepthMix checks Mix against methods.md's formula in float64: q̄ the
 // mean of the group's queries, α = softmax(q̄·k/√d) over the candidates'
-// keys and the own key, v' = Σ α_j v'_j + α_self v.
+// keys and the own key (plus the warm start's SelfBias), v' = Σ α_j v'_j +
+// α_self v.
 func TestDepthMix(t *testing.T) {
+	for _, bias := range []float32{0, 1.5, -0.75} {
+		t.Run(fmt.Sprint("bias=", bias), func(t *testing.T) { testDepthMix(t, bias) })
+	}
+}
+
+func testDepthMix(t *testing.T, bias float32) {
 	const d = 8
 	dm, q := depthSetup(rand.New(rand.NewPCG(5, 6)), d)
+	dm.SelfBias = bias
 	qbar := make([]float32, d)
 	GroupMean(qbar, q, 1, 3, d)
 	out, alpha := make([]float32, d), make([]float32, 3)
@@ -42,6 +51,9 @@ func TestDepthMix(t *testing.T) {
 	for j, k := range keys {
 		for x := 0; x < d; x++ {
 			s[j] += qb[x] * float64(k[x]) / math.Sqrt(d)
+		}
+		if j == len(keys)-1 {
+			s[j] += float64(bias)
 		}
 		s[j] = math.Exp(s[j])
 		z += s[j]
@@ -65,11 +77,18 @@ func TestDepthMix(t *testing.T) {
 
 // TestDepthMixBack checks MixBack and GroupMeanBack against central
 // differences of GroupMean + Mix for every input: queries, candidates' keys
-// and values, own key and value.
+// and values, own key and value, with and without a self-score bias.
 func TestDepthMixBack(t *testing.T) {
+	for _, bias := range []float32{0, 1.5} {
+		t.Run(fmt.Sprint("bias=", bias), func(t *testing.T) { testDepthMixBack(t, bias) })
+	}
+}
+
+func testDepthMixBack(t *testing.T, bias float32) {
 	const d = 4
 	r := rand.New(rand.NewPCG(7, 8))
 	dm, q := depthSetup(r, d)
+	dm.SelfBias = bias
 	dy := randVec(r, d, 1)
 	scale := ScoreScale(d)
 	loss := func() float64 {

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,12 +12,14 @@ import (
 	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
-// SparseCheckpoint writes an HF directory in dir with the given config.json
-// fields (model_type, sizes) and a model.safetensors of BF16 tensors whose
-// data is a hole (zeros): a large checkpoint made in milliseconds, for
-// tests of memory, signals and file handling. It returns the size of the
-// weights file and of its largest tensor.
-func SparseCheckpoint(tb testing.TB, dir string, cfg map[string]any) (size, largest int64) {
+// SyntheticCheckpoint writes an HF directory in dir with the given
+// config.json fields (model_type, sizes) and a model.safetensors of BF16
+// tensors: a large checkpoint made quickly, for tests of memory, signals and
+// file handling. With dense false the data is a hole (zeros, made in
+// milliseconds, but pages of a hole cost no memory when read); with dense
+// true it is a repeated pattern of typical weight values, written out. It
+// returns the size of the weights file and of its largest tensor.
+func SyntheticCheckpoint(tb testing.TB, dir string, cfg map[string]any, dense bool) (size, largest int64) {
 	tb.Helper()
 	cfgJSON, _ := json.Marshal(cfg)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -56,6 +59,22 @@ func SparseCheckpoint(tb testing.TB, dir string, cfg map[string]any) (size, larg
 	if _, err := f.Write(hdr); err != nil {
 		tb.Fatal(err)
 	}
+	if dense {
+		chunk := make([]byte, 1<<20)
+		for i := 0; i < len(chunk); i += 2 {
+			// sign, exponent 2^-12..2^-4, varied mantissa: typical weights.
+			v := uint16(i*2654435761>>7)&0x807f | uint16(115+(i>>1)%8)<<7
+			binary.LittleEndian.PutUint16(chunk[i:], v)
+		}
+		for left := size - int64(len(hdr)); left > 0; left -= int64(len(chunk)) {
+			if _, err := f.Write(chunk[:min(int64(len(chunk)), left)]); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if err := f.Sync(); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	if err := f.Truncate(size); err != nil {
 		tb.Fatal(err)
 	}
@@ -63,7 +82,7 @@ func SparseCheckpoint(tb testing.TB, dir string, cfg map[string]any) (size, larg
 }
 
 // Qwen3Shape is a qwen3 config.json of the given sizes (head_dim 128,
-// tied embeddings), for SparseCheckpoint.
+// tied embeddings), for SyntheticCheckpoint.
 func Qwen3Shape(vocab, hidden, intermediate, layers, heads, kvHeads int) map[string]any {
 	return map[string]any{
 		"architectures": []string{"Qwen3ForCausalLM"}, "model_type": "qwen3", "vocab_size": vocab,

@@ -1,6 +1,8 @@
 // Package testutil finds test fixtures: first in the repository's testdata/,
 // then in ../shared/fixtures beside the checkout (present in CI). Tests that
-// need a file found in neither place are skipped with a message saying so.
+// need a file found in neither place are skipped with a message saying so —
+// or fail, when RETROFIT_REQUIRE_FIXTURES=1 (set by .ci/run, so the tests
+// that back the README's claims cannot pass there by skipping).
 package testutil
 
 import (
@@ -34,6 +36,9 @@ func Fixture(t testing.TB, name string) string {
 	t.Helper()
 	if p, ok := Find(t, name); ok {
 		return p
+	}
+	if os.Getenv("RETROFIT_REQUIRE_FIXTURES") == "1" {
+		t.Fatalf("fixture %s is in neither testdata/ nor ../shared/fixtures, and RETROFIT_REQUIRE_FIXTURES=1 (CI) makes that a failure", name)
 	}
 	t.Skipf("fixture %s is in neither testdata/ nor ../shared/fixtures; skipping", name)
 	return ""

@@ -80,7 +80,7 @@ func (md *meta) id(key string) int {
 	}
 	n, ok := v.Int()
 	if !ok || n < 0 || n >= model.MaxVocab {
-		md.fail(key, "%s %v is not a token id", v.TypeName(), v.V)
+		md.fail(key, "%s %s is not a token id", v.TypeName(), brief(v.V))
 		return -1
 	}
 	return int(n)
@@ -94,6 +94,9 @@ const (
 	KeyDepthWindow = "retrofit.depth_window"
 	KeyLayerMap    = "retrofit.layer_map"
 	KeyTransforms  = "retrofit.transforms"
+	// KeyDepthSelfBias (FLOAT32) is present only on a Depth-Attention warm
+	// start still annealing its self-score bias (model.Layout.DepthSelfBias).
+	KeyDepthSelfBias = "retrofit.depth_self_bias"
 )
 
 // layout reads the retrofit.* keys; a stock file has none and gets the identity.
@@ -111,6 +114,7 @@ func (md *meta) layout(n int) (model.Layout, []model.Step, error) {
 	}
 	l.DepthStride = int(md.int(KeyDepthStride, 0))
 	l.DepthWindow = int(md.int(KeyDepthWindow, 0))
+	l.DepthSelfBias = md.float(KeyDepthSelfBias, 0)
 	if s := md.ints(KeyLayerMap); s != nil {
 		l.LayerMap = s
 	}
@@ -183,4 +187,14 @@ func (md *meta) vocab() (*model.Vocab, error) {
 		voc.ChatTemplate = ""
 	}
 	return voc, md.err
+}
+
+// brief formats a metadata value for an error message, cut to 40 bytes so a
+// hostile string cannot fill the message.
+func brief(v any) string {
+	s := fmt.Sprint(v)
+	if len(s) > 40 {
+		return fmt.Sprintf("%q… (%d bytes)", s[:40], len(s))
+	}
+	return s
 }

@@ -81,7 +81,7 @@ func load(path string, mf *model.MappedFile) (*model.Model, error) {
 	arch := md.str("general.architecture", "")
 	family, ok := model.GGUFFamily(arch)
 	if md.err == nil && !ok {
-		return nil, fmt.Errorf("gguf %s: general.architecture %q is not supported (want qwen2 or qwen3, or qwen2%s or qwen3%s)", path, arch, model.GGUFArchSuffix, model.GGUFArchSuffix)
+		return nil, fmt.Errorf("gguf %s: general.architecture %.40q is not supported (want qwen2 or qwen3, or qwen2%s or qwen3%s)", path, arch, model.GGUFArchSuffix, model.GGUFArchSuffix)
 	}
 	m := &model.Model{Path: path, Format: "gguf", Files: map[string][]byte{}}
 	for _, ti := range f.Tensors {
@@ -167,7 +167,7 @@ func (md *meta) optInt(key string) (int64, bool) {
 	}
 	n, ok := v.Int()
 	if !ok || n < 0 || n > 1<<31 {
-		md.fail(key, "%s %v is not a valid count", v.TypeName(), v.V)
+		md.fail(key, "%s %s is not a valid count", v.TypeName(), brief(v.V))
 		return 0, false
 	}
 	return n, true

@@ -11,8 +11,9 @@ import (
 )
 
 // TestPickleBombs: a pickle that would build millions of objects is refused
-// by its opcode count before the unpickler runs (fast, little memory), and a
-// huge key is not copied into the error message.
+// by its opcode count before the unpickler runs (allocating little more than
+// the pickle; go run ./bench/hostile measures time and RSS), and a huge key
+// is not copied into the error message.
 func TestPickleBombs(t *testing.T) {
 	emptyLists := "\x80\x02" + strings.Repeat("]", 32<<20) + "."
 	hugeKey := "\x80\x02}q\x00X" + string(binary.LittleEndian.AppendUint32(nil, 50<<20)) + strings.Repeat("k", 50<<20) + "K\x01s."
@@ -40,8 +41,8 @@ func TestPickleBombs(t *testing.T) {
 			}
 			alloc := after.TotalAlloc - before.TotalAlloc
 			t.Logf("%v, %d MB allocated", took, alloc>>20)
-			if took > 2*time.Second || alloc > 4*uint64(len(c.pkl))+64<<20 {
-				t.Errorf("took %v and allocated %d bytes for a %d-byte pickle", took, alloc, len(c.pkl))
+			if alloc > 4*uint64(len(c.pkl))+64<<20 {
+				t.Errorf("allocated %d bytes for a %d-byte pickle", alloc, len(c.pkl))
 			}
 		})
 	}

@@ -25,6 +25,7 @@ func TestConvertedGGUFRoundTrip(t *testing.T) {
 		{"mlkv", map[string]string{"kv_layers": "2", "kv_heads": "1"}},
 		{"looped", map[string]string{"block": "2", "init": "average"}},
 		{"depthattn", map[string]string{"stride": "2"}},
+		{"depthattn", map[string]string{"stride": "1", "warm": "4.5"}}, // a warm start mid-anneal
 	}
 	for _, fixture := range []string{"qwen3-micro", "qwen2-micro"} {
 		ids := refIDs(t, fixture, "ids_docs_val")[:64]
@@ -91,7 +92,7 @@ func logitsOf(t *testing.T, m *model.Model, ids []int) []float32 {
 }
 
 func equalLayouts(a, b model.Layout) bool {
-	if a.DepthStride != b.DepthStride || a.DepthWindow != b.DepthWindow || len(a.KVSource) != len(b.KVSource) {
+	if a.DepthStride != b.DepthStride || a.DepthWindow != b.DepthWindow || a.DepthSelfBias != b.DepthSelfBias || len(a.KVSource) != len(b.KVSource) {
 		return false
 	}
 	for i := range a.KVSource {

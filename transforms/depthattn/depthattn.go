@@ -2,11 +2,14 @@
 // (cross-layer value mixing, arXiv 2606.05014). It only sets the layout —
 // which layers mix (DepthMix) and their candidates (DepthStride,
 // DepthWindow); the engine and finetune implement the math. No tensors are
-// added or dropped and the KV cache keeps its size.
+// added or dropped and the KV cache keeps its size. warm=on sets the warm
+// start's self-score bias (model.Layout.DepthSelfBias), which finetune
+// anneals to 0.
 package depthattn
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -23,18 +26,29 @@ func init() {
 			{Name: "from", Default: "1", Help: "only layers ≥ from mix (layer 0 has nothing to mix)"},
 			{Name: "stride", Default: "", Help: "candidates j < l with j mod stride = 0 (empty: layers/2, the released configs; 1: every earlier layer; 0: none)"},
 			{Name: "window", Default: "0", Help: "also the window layers just before l"},
+			{Name: "warm", Default: "off", Help: "warm start: on (self-score bias " + strconv.Itoa(WarmBias) + ", the original model exactly), a bias ≥ 0, or off; finetune anneals it to 0 (--warm-steps)"},
 		},
 		Edit: edit,
 	}))
 }
+
+// WarmBias is warm=on's self-score bias. A candidate's weight is then
+// exp(s_j − s_self − WarmBias) ≤ exp(−104 + spread) and fp32's exp gives
+// exactly 0 while the scores spread less than ~14: α_self = 1 and v' = v,
+// the original model bit for bit (TestWarmStartIsOriginal).
+const WarmBias = 118
 
 func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.Edit, error) {
 	stride, window, want, explicit, err := parseArgs(m.Config.Layers, o)
 	if err != nil {
 		return nil, err
 	}
+	bias, err := warmBias(o)
+	if err != nil {
+		return nil, err
+	}
 	l := m.Layout.Clone()
-	l.DepthStride, l.DepthWindow = stride, window
+	l.DepthStride, l.DepthWindow, l.DepthSelfBias = stride, window, bias
 	e := &transforms.Edit{Config: m.Config, Layout: l}
 	var skipped []int
 	for i := range l.DepthMix {
@@ -60,6 +74,9 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 			e.Notes = append(e.Notes, fmt.Sprintf("e.g. layer %d mixes layers %s", i, transforms.JoinInts(l.DepthCandidates(i))))
 			break
 		}
+	}
+	if bias > 0 {
+		e.Notes = append(e.Notes, fmt.Sprintf("warm start: self-score bias %g (layers mix only their own value); `retrofit finetune` anneals it to 0 over --warm-steps", bias))
 	}
 	if old := m.Layout; old.DepthStride != 0 || old.DepthWindow != 0 {
 		e.Notes = append(e.Notes, fmt.Sprintf("replaces the previous depth layout (stride %d, window %d)", old.DepthStride, old.DepthWindow))
@@ -117,4 +134,20 @@ func parseArgs(n int, o transforms.Values) (stride, window int, want []bool, exp
 		}
 	}
 	return stride, window, want, explicit, nil
+}
+
+// warmBias parses warm: off (0), on (WarmBias) or a bias in
+// [0, model.MaxDepthSelfBias].
+func warmBias(o transforms.Values) (float64, error) {
+	switch strings.ToLower(o["warm"]) {
+	case "off", "false", "no", "0":
+		return 0, nil
+	case "on", "true", "yes":
+		return WarmBias, nil
+	}
+	b, err := strconv.ParseFloat(o["warm"], 64)
+	if err != nil || math.IsNaN(b) || b < 0 || b > model.MaxDepthSelfBias {
+		return 0, fmt.Errorf("warm=%q: want on, off or a self-score bias in [0, %g] (on: %d)", o["warm"], float64(model.MaxDepthSelfBias), WarmBias)
+	}
+	return b, nil
 }

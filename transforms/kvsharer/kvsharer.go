@@ -2,7 +2,9 @@
 // al., 2024), a training-free search for layers that can read an earlier,
 // dissimilar layer's K/V. It runs calibration samples through the engine,
 // ranks layer pairs by the distance of their averaged K/V caches, and keeps
-// each replacement whose final hidden states stay close to the original's.
+// each replacement whose final hidden states stay close to the original's;
+// or (search=loss) keeps, round by round, the replacement with the lowest
+// measured calibration NLL.
 package kvsharer
 
 import (
@@ -14,7 +16,6 @@ import (
 	"sync"
 
 	"github.com/retrofit-llm/retrofit/engine"
-	"github.com/retrofit-llm/retrofit/internal/numerics"
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/transforms"
 	"github.com/retrofit-llm/retrofit/transforms/align"
@@ -28,7 +29,7 @@ func init() {
 			{Name: "share", Default: "0.25", Help: "fraction of layers to replace (0.25 or 1/3; rounded down, at least 1)"},
 			{Name: "threshold", Default: "0.5", Help: "keep a replacement when the cosine similarity of final hidden states stays above this"},
 			{Name: "order", Default: "dissimilar", Help: "visit layer pairs most dissimilar first (the paper) or similar first"},
-			{Name: "search", Default: "distance", Help: "distance: the paper's pair order and similarity threshold; loss: greedily replace the layer whose swap gives the lowest calibration NLL (every candidate measured; order and threshold unused)"},
+			{Name: "search", Default: "distance", Help: "distance: the paper's K/V-distance order and similarity threshold; loss: each round keeps the replacement with the lowest measured calibration NLL (order and threshold unused)"},
 			{Name: "init", Default: "keep", Help: "keep: replaced layers change nothing else (the paper); align: fit each replaced layer's K/V maps onto its source and fold them into its q/o weights"},
 		},
 		Edit: edit,
@@ -66,7 +67,7 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 	var kv []int
 	var replaced, tried int
 	if a.search == "loss" {
-		kv, replaced, tried, err = s.lossGreedy(a, env)
+		kv, replaced, tried, err = s.lossSearch(a, env)
 	} else {
 		kv, replaced, tried, err = s.greedy(pairs, a, env)
 	}
@@ -97,8 +98,8 @@ type args struct {
 	target    int
 	threshold float64
 	order     string
-	init      string
 	search    string
+	init      string
 }
 
 func parseArgs(m *model.Model, o transforms.Values) (args, error) {
@@ -140,7 +141,7 @@ func parseArgs(m *model.Model, o transforms.Values) (args, error) {
 		return args{}, fmt.Errorf("share=%s asks for %d of %d layers, but only %d can still be replaced (layers ≥ 1 that compute their own K/V and do not mix across depth); use share ≤ %d/%d",
 			o["share"], target, n, replaceable, replaceable, n)
 	}
-	return args{target, threshold, order, init, search}, nil
+	return args{target, threshold, order, search, init}, nil
 }
 
 // greedy visits the pairs in order and keeps each replacement whose final
@@ -180,53 +181,6 @@ func (s *search) greedy(pairs []Pair, a args, env transforms.Env) (kv []int, rep
 			}
 		}
 		env.Logf("kvsharer: layer %d ← %d  distance %.4f  similarity %.4f  %s", p.I, p.J, p.Distance, sim, verdict)
-	}
-	return kv, replaced, tried, nil
-}
-
-// lossGreedy replaces, a.target times, the one layer whose K/V swap to an
-// earlier storing layer gives the lowest calibration NLL, measuring every
-// candidate (the prefix before the changed layer is reused as in greedy).
-func (s *search) lossGreedy(a args, env transforms.Env) (kv []int, replaced, tried int, err error) {
-	kv = append([]int(nil), s.layout.KVSource...)
-	for replaced < a.target {
-		var best []int
-		bestLoss, bi, bj := math.Inf(1), -1, -1
-		for i := 1; i < s.cfg.Layers; i++ {
-			if kv[i] != i || s.k[i] == nil || s.layout.DepthMix[i] {
-				continue
-			}
-			for j := 0; j < i; j++ {
-				if kv[j] != j || s.k[j] == nil {
-					continue
-				}
-				if err := env.Ctx().Err(); err != nil {
-					return nil, 0, 0, fmt.Errorf("search cancelled after %d candidates: %w", tried, err)
-				}
-				cand := append([]int(nil), kv...)
-				cand[i] = j
-				loss, err := s.calibLoss(cand, i)
-				if err != nil {
-					return nil, 0, 0, err
-				}
-				tried++
-				if loss < bestLoss {
-					best, bestLoss, bi, bj = cand, loss, i, j
-				}
-			}
-		}
-		if best == nil {
-			break
-		}
-		from := firstChange(kv, best)
-		kv = best
-		replaced++
-		env.Logf("kvsharer: search=loss round %d: layer %d ← %d  calibration NLL %.4f (ppl %.3f)", replaced, bi, bj, bestLoss, math.Exp(bestLoss))
-		if replaced < a.target {
-			if err := s.accept(kv, from); err != nil {
-				return nil, 0, 0, err
-			}
-		}
 	}
 	return kv, replaced, tried, nil
 }
@@ -408,19 +362,6 @@ func (s *search) pairs() []Pair {
 // result does not depend on scheduling. Layers below from are the accepted
 // layout's: their results are reused, not recomputed.
 func (s *search) similarity(kv []int, from int) (float64, error) {
-	return s.measure(kv, from, false)
-}
-
-// calibLoss is the mean next-token NLL of the samples under kv_source kv
-// (resuming at layer from, as similarity does).
-func (s *search) calibLoss(kv []int, from int) (float64, error) {
-	return s.measure(kv, from, true)
-}
-
-// measure runs the samples under kv and averages, per sample, the cosine
-// similarity of the final hidden states with the original's or (nll) the
-// mean next-token NLL.
-func (s *search) measure(kv []int, from int, nll bool) (float64, error) {
 	l := s.layout.Clone()
 	l.KVSource = kv
 	t := len(s.samples[0])
@@ -438,31 +379,16 @@ func (s *search) measure(kv []int, from int, nll bool) (float64, error) {
 				return
 			}
 			h := make([]float32, t*s.cfg.Hidden)
-			var logits []float32
 			for i := w; i < len(s.samples); i += workers {
 				opts := &engine.ForwardOptions{LastOnly: true, Hidden: h}
-				if nll {
-					opts = &engine.ForwardOptions{Logits: logits}
-				}
 				if s.accepted != nil && from > 0 {
 					opts.Resume = &engine.Resume{Layer: from, Input: s.accepted[i].inputs[from], Cache: s.accepted[i].cache}
 				}
-				out, err := e.Forward(s.samples[i], e.NewCache(t), opts)
-				if err != nil {
+				if _, err := e.Forward(s.samples[i], e.NewCache(t), opts); err != nil {
 					errs[w] = err
 					return
 				}
-				if !nll {
-					sims[i] = cosine(h, s.hidden[i])
-					continue
-				}
-				logits = out
-				v := s.cfg.VocabSize
-				var sum float64
-				for r, y := range s.samples[i][1:] {
-					sum += numerics.NLL(out[r*v:(r+1)*v], y)
-				}
-				sims[i] = sum / float64(t-1)
+				sims[i] = cosine(h, s.hidden[i])
 			}
 		}(w)
 	}
