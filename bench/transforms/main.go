@@ -138,6 +138,8 @@ func main() {
 		list = alignRows
 	case "search":
 		list = searchRows
+	case "align-cla":
+		list = func(n int) []row { return alignRows(n)[:2] }
 	}
 	if err := run(*fixtures, strings.Split(*models, ","), *windows, *ctx, *samples, *calibCtx, list, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "transforms:", err)
