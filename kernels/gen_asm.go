@@ -1133,6 +1133,143 @@ func exactRows(name string, esize int, load func(z, off int)) {
 	w.WriteString("\n")
 }
 
+// gemvKAVX2 emits Q4_K and Q6_K GEMV kernels for CPUs without AVX-512,
+// with the integer arithmetic of the AVX-512 ones: VPMADDUBSW of the
+// unsigned quants with Q8_K activations, VPMADDWD with per-sub-block scale
+// words (broadcast by VPSHUFB from a table of word masks), bsums for the
+// Q4_K mins and the Q6_K −32 offset.
+func gemvKAVX2() {
+	gemvFrame(gemvSpec{name: "gemvQ4_KAVX2", unroll: 1, avx2: true, advance: advanceBy4(144, 256, 4, 32), setup: func() {
+		p("VPBROADCASTB nib8<>+8(SB), Y6")
+		p("VMOVDQU q4kshift<>(SB), X5")
+		p("VPBROADCASTD kmask<>+0(SB), X7") // X1 is hsum's
+		p("VPBROADCASTD kmask<>+4(SB), X2")
+		p("VPBROADCASTD kmask<>+8(SB), X3")
+	}, body: func(rows, u int) {
+		r := rowRegs[0]
+		p("VBROADCASTSS (DX), Y9")
+		p("VMOVDQU (AX), Y8") // bsums
+		p("VMOVDQU 4(%s), X10", r)
+		p("VPAND X7, X10, X11")
+		p("VPSHUFD $0xaa, X10, X12")
+		p("VPSRLVD X5, X12, X12")
+		p("VPAND X2, X12, X12")
+		p("VPSRLD $6, X10, X13")
+		p("VPAND X3, X13, X13")
+		p("VPSLLD $4, X13, X13")
+		p("VPOR X13, X12, X12")
+		p("VPUNPCKLDQ X12, X11, X11")  // bytes: sc0..7, m0..7
+		p("VPMOVZXBW X11, Y11")        // words
+		p("VEXTRACTI128 $1, Y11, X12") // m0..7
+		p("VPUNPCKLWD X12, X12, X13")
+		p("VPUNPCKHWD X12, X12, X14")
+		p("VINSERTI128 $1, X14, Y13, Y13") // m0,m0,...,m7,m7
+		p("VPMADDWD Y8, Y13, Y13")         // msum lanes
+		p("VINSERTI128 $1, X11, Y11, Y15") // scale words in both lanes
+		p("VPXOR Y4, Y4, Y4")
+		for g := 0; g < 4; g++ {
+			p("VMOVDQU %d(%s), Y10", 16+32*g, r)
+			p("VPSRLW $4, Y10, Y12")
+			p("VPAND Y6, Y10, Y10")
+			p("VPAND Y6, Y12, Y12")
+			p("VPMADDUBSW %d(SI), Y10, Y10", 64*g)
+			p("VPMADDUBSW %d(SI), Y12, Y12", 64*g+32)
+			p("VPSHUFB wordb%d<>(SB), Y15, Y14", 2*g)
+			p("VPMADDWD Y14, Y10, Y10")
+			p("VPSHUFB wordb%d<>(SB), Y15, Y14", 2*g+1)
+			p("VPMADDWD Y14, Y12, Y12")
+			p("VPADDD Y10, Y4, Y4")
+			p("VPADDD Y12, Y4, Y4")
+		}
+		p("VCVTDQ2PS Y4, Y4")
+		p("VCVTDQ2PS Y13, Y13")
+		p("VPBROADCASTW 0(%s), X14", r)
+		p("VCVTPH2PS X14, Y14")
+		p("VMULPS Y9, Y14, Y14")
+		p("VFMADD231PS Y14, Y4, Y0")
+		p("VPBROADCASTW 2(%s), X14", r)
+		p("VCVTPH2PS X14, Y14")
+		p("VMULPS Y9, Y14, Y14")
+		p("VFNMADD231PS Y14, Y13, Y0")
+	}})
+	gemvFrame(gemvSpec{name: "gemvQ6_KAVX2", unroll: 1, avx2: true, advance: advanceBy4(210, 256, 4, 32), setup: func() {
+		p("VPBROADCASTB nib8<>+8(SB), Y6")
+		p("VPBROADCASTD kmask<>+12(SB), Y7") // 0x30
+	}, body: func(rows, u int) {
+		r := rowRegs[0]
+		p("VBROADCASTSS (DX), Y9")
+		p("VMOVDQU (AX), Y8")          // bsums
+		p("VPMOVSXBW 192(%s), Y11", r) // 16 scales as words
+		p("VPMADDWD Y8, Y11, Y3")
+		p("VPSLLD $5, Y3, Y3") // 32·Σ sc·bs
+		p("VPXOR Y4, Y4, Y4")
+		for h := 0; h < 2; h++ {
+			if h == 0 {
+				p("VINSERTI128 $1, X11, Y11, Y15")
+			} else {
+				p("VPERM2I128 $0x11, Y11, Y11, Y15")
+			}
+			p("VMOVDQU %d(%s), Y10", 64*h, r)     // A
+			p("VMOVDQU %d(%s), Y12", 64*h+32, r)  // B
+			p("VMOVDQU %d(%s), Y13", 128+32*h, r) // H
+			for k := 0; k < 4; k++ {
+				src := []int{10, 12, 10, 12}[k]
+				if k < 2 {
+					p("VPAND Y6, Y%d, Y1", src)
+				} else {
+					p("VPSRLW $4, Y%d, Y1", src)
+					p("VPAND Y6, Y1, Y1")
+				}
+				switch k {
+				case 0:
+					p("VPSLLW $4, Y13, Y2")
+				case 1:
+					p("VPSLLW $2, Y13, Y2")
+				case 2:
+					p("VMOVDQA Y13, Y2")
+				case 3:
+					p("VPSRLW $2, Y13, Y2")
+				}
+				p("VPAND Y7, Y2, Y2")
+				p("VPOR Y2, Y1, Y1") // q6 of quarter k
+				p("VPMADDUBSW %d(SI), Y1, Y1", 128*h+32*k)
+				p("VPSHUFB wordp%d<>(SB), Y15, Y14", k)
+				p("VPMADDWD Y14, Y1, Y1")
+				p("VPADDD Y1, Y4, Y4")
+			}
+		}
+		p("VPSUBD Y3, Y4, Y4")
+		p("VCVTDQ2PS Y4, Y4")
+		p("VPBROADCASTW 208(%s), X14", r)
+		p("VCVTPH2PS X14, Y14")
+		p("VMULPS Y9, Y14, Y14")
+		p("VFMADD231PS Y14, Y4, Y0")
+	}})
+}
+
+// wordMasks emits VPSHUFB masks: wordb<j> broadcasts word j of each 128-bit
+// lane to the whole lane; wordp<k> broadcasts word 2k in the low lane and
+// word 2k+1 in the high lane.
+func wordMasks() {
+	bytesOf := func(lo, hi int) []int {
+		var words []int
+		for i := 0; i < 16; i++ {
+			wd := lo
+			if i >= 8 {
+				wd = hi
+			}
+			words = append(words, (2*wd)|(2*wd+1)<<8)
+		}
+		return words
+	}
+	for j := 0; j < 8; j++ {
+		data(fmt.Sprintf("wordb%d", j), bytesOf(j, j))
+	}
+	for k := 0; k < 4; k++ {
+		data(fmt.Sprintf("wordp%d", k), bytesOf(2*k, 2*k+1))
+	}
+}
+
 // AVX2 variants (no AVX-512): VPMADDUBSW then VPMADDWD with ones stands in
 // for VPDPBUSD (no saturation: |w| ≤ 128, |x| ≤ 127, pairs ≤ 32512).
 func gemvAVX2() {
@@ -1222,6 +1359,8 @@ func main() {
 	gemmBF16()
 	w.WriteString("DATA ones16<>+0(SB)/2, $1\nGLOBL ones16<>(SB), RODATA|NOPTR, $2\n\n")
 	gemvAVX2()
+	wordMasks()
+	gemvKAVX2()
 	gemvF16()
 	packBF16Tile()
 	w.WriteString("DATA bf16c<>+0(SB)/4, $0x7fff\nDATA bf16c<>+4(SB)/4, $1\nDATA bf16c<>+8(SB)/4, $0x7fffffff\nDATA bf16c<>+12(SB)/4, $0x7f800000\nDATA bf16c<>+16(SB)/4, $64\nGLOBL bf16c<>(SB), RODATA|NOPTR, $20\n\n")

@@ -76,6 +76,12 @@ func gemvQ8_0AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs 
 func gemvQ4_0AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
 
 //go:noescape
+func gemvQ4_KAVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
+func gemvQ6_KAVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
 func gemvBF16AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
 
 //go:noescape
@@ -90,14 +96,16 @@ func dequantQ8_0AVX2(dst *float32, src *byte, nb int)
 func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C }
 
 // avx2Set serves CPUs without AVX-512: GEMV kernels (also looped for GEMM)
-// for Q8_0, Q4_0 and BF16, and row widening for Exact mode; the K-quants
-// run the portable kernels.
+// for Q8_0, Q4_0, Q4_K, Q6_K and BF16, and row widening for Exact mode of
+// BF16, F16 and Q8_0.
 var avx2Set = func() kernelSet {
 	k := genericSet
 	k.name = "avx2"
 	k.fast[Q8_0] = fastAsm(gemvQ8_0AVX2)
 	k.fast[Q4_0] = fastAsm(gemvQ4_0AVX2)
 	k.fast[BF16] = fastAsm(gemvBF16AVX2)
+	k.fast[Q4_K] = fastAsm(gemvQ4_KAVX2)
+	k.fast[Q6_K] = fastAsm(gemvQ6_KAVX2)
 	k.decode[BF16] = decodeAsm(dequantBF16AVX2)
 	k.decode[F16] = decodeAsm(dequantF16AVX2)
 	k.decode[Q8_0] = decodeAsm(dequantQ8_0AVX2)

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/retrofit-llm/retrofit/gguf"
+	"github.com/retrofit-llm/retrofit/safetensors"
 )
 
 var kindTitle = map[string]string{
@@ -421,15 +422,15 @@ func (g *gen) checkpoint() []hcase {
 func (g *gen) nan() []hcase {
 	var cs []hcase
 	for _, v := range []uint16{0x7fc0, 0x7f80} {
-		raw, hl := g.stFile()
-		var hdr map[string]json.RawMessage
-		check(json.Unmarshal(raw[8:8+hl], &hdr))
-		var e struct {
-			Offsets []int64 `json:"data_offsets"`
+		raw, _ := g.stFile()
+		f, err := safetensors.Parse(raw)
+		check(err)
+		e, ok := f.Info("model.norm.weight")
+		if !ok {
+			check(fmt.Errorf("qwen3-micro: no model.norm.weight"))
 		}
-		check(json.Unmarshal(hdr["model.norm.weight"], &e))
 		b := append([]byte(nil), raw...)
-		for o := 8 + int64(hl) + e.Offsets[0]; o < 8+int64(hl)+e.Offsets[1]; o += 2 {
+		for o := e.Offset; o < e.Offset+e.Size; o += 2 {
 			binary.LittleEndian.PutUint16(b[o:], v)
 		}
 		d := g.stDir("nan", b)

@@ -9,7 +9,8 @@
 # holds qwen3-0.6b-shape-{vanilla,cla2,mlkv4}-*.gguf; DEPTHS is a comma list
 # of context depths (default 4096,16384). Environment: THREADS (default
 # nproc), NGEN (generated tokens timed per run, default 32), REPS (default 2),
-# NGL (GPU layers, default 99; ignored without a GPU backend).
+# NGL (GPU layers, default 99; ignored without a GPU backend), LAYOUTS (default
+# "vanilla cla2 mlkv4").
 # Prints a Markdown table: layout, depth, KV cache MiB (llama.cpp's log,
 # F16 cache), decode tok/s (llama-bench tg at that depth).
 set -euo pipefail
@@ -20,7 +21,7 @@ threads=${THREADS:-$(nproc)}
 log=$(mktemp)
 echo "| layout | context | KV cache (MiB, F16) | decode tok/s |"
 echo "|---|---|---|---|"
-for layout in vanilla cla2 mlkv4; do
+for layout in ${LAYOUTS:-vanilla cla2 mlkv4}; do
     model=$(ls "$dir"/qwen3-0.6b-shape-$layout-*.gguf | head -1)
     for d in ${depths//,/ }; do
         out=$("$bin/llama-bench" -m "$model" -p 0 -n "${NGEN:-32}" -d "$d" -t "$threads" -r "${REPS:-2}" \
