@@ -213,6 +213,8 @@ var vnniSet = func() kernelSet {
 	if cpu.X86.HasAVX512BF16 {
 		k.name += "+bf16"
 		k.fast[BF16] = gemmBF16Fast
+	} else {
+		k.fast[BF16] = fastAsm(gemvBF16AVX2) // widened bf16, same semantics
 	}
 	return k
 }()
