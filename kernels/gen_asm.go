@@ -1074,6 +1074,14 @@ func q8kAVX512() {
 // bit for bit sgemm.Dot(x, widened row). load(z, off) widens 16 weights at
 // byte offset off (element offset off/esize) of the row at R8 into Zz.
 func exactRows(name string, esize int, load func(z, off int)) {
+	exactRowsBlocks(name, 64*esize, 16*esize, func(z, i int) { load(z, 16*esize*i) })
+}
+
+// exactRowsBlocks is exactRows for rows of step64 bytes per 64 elements,
+// where load(z, i) widens 16-element chunk i (0..3) of the current 64 and
+// the row pointer moves step16 bytes per 16-element tail chunk (0 for block
+// types, whose 32-element tail block is widened by load(z, 0) and load(z, 1)).
+func exactRowsBlocks(name string, step64, step16 int, load func(z, i int)) {
 	fmt.Fprintf(&w, "// func %s(w *byte, stride, nrows int, x *float32, n int, out *float32)\n", name)
 	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
 	p("MOVQ w+0(FP), BX")
@@ -1093,10 +1101,10 @@ func exactRows(name string, esize int, load func(z, off int)) {
 	p("JLT %s_16", name)
 	label(name + "_64")
 	for i := 0; i < 4; i++ {
-		load(4+i, 16*esize*i)
+		load(4+i, i)
 		p("VFMADD231PS %d(SI), Z%d, Z%d", 64*i, 4+i, i)
 	}
-	p("ADDQ $%d, R8", 64*esize)
+	p("ADDQ $%d, R8", step64)
 	p("ADDQ $256, SI")
 	p("SUBQ $64, CX")
 	p("CMPQ CX, $64")
@@ -1104,12 +1112,19 @@ func exactRows(name string, esize int, load func(z, off int)) {
 	label(name + "_16")
 	p("CMPQ CX, $16")
 	p("JLT %s_reduce", name)
-	load(4, 0)
-	p("VFMADD231PS (SI), Z4, Z0")
-	p("ADDQ $%d, R8", 16*esize)
-	p("ADDQ $64, SI")
-	p("SUBQ $16, CX")
-	p("JMP %s_16", name)
+	if step16 > 0 {
+		load(4, 0)
+		p("VFMADD231PS (SI), Z4, Z0")
+		p("ADDQ $%d, R8", step16)
+		p("ADDQ $64, SI")
+		p("SUBQ $16, CX")
+		p("JMP %s_16", name)
+	} else { // one 32-element block: its two chunks in sgemm's order
+		load(4, 0)
+		p("VFMADD231PS (SI), Z4, Z0")
+		load(5, 1)
+		p("VFMADD231PS 64(SI), Z5, Z0")
+	}
 	label(name + "_reduce")
 	p("VADDPS Z1, Z0, Z0")
 	p("VADDPS Z3, Z2, Z2")
@@ -1376,6 +1391,15 @@ func main() {
 	})
 	exactRows("exactRowsF16", 2, func(z, off int) {
 		p("VCVTPH2PS %d(R8), Z%d", off, z)
+	})
+	// Q8_0: chunk i is half i%2 of block i/2; w = float32(q)·d as quant does.
+	exactRowsBlocks("exactRowsQ8_0", 68, 0, func(z, i int) {
+		blk := 34 * (i / 2)
+		p("VPMOVSXBD %d(R8), Z%d", blk+2+16*(i%2), z)
+		p("VCVTDQ2PS Z%d, Z%d", z, z)
+		p("VPBROADCASTW %d(R8), Y%d", blk, 8+z)
+		p("VCVTPH2PS Y%d, Z%d", 8+z, 8+z)
+		p("VMULPS Z%d, Z%d, Z%d", 8+z, z, z)
 	})
 	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
 	dequants()
