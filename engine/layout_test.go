@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/retrofit-llm/retrofit/engine/reftest"
+	"github.com/retrofit-llm/retrofit/internal/testutil"
 	"github.com/retrofit-llm/retrofit/model"
 )
 
@@ -46,6 +47,7 @@ func testLayouts(n int) map[string]model.Layout {
 // TestDecodeEqualsPrefill decodes ids_b one token at a time (after a short
 // prefill) and compares every row with a single prefill, for every layout.
 func TestDecodeEqualsPrefill(t *testing.T) {
+	testutil.SkipIfEmulated(t, "token-by-token decode of every layout; the same engine code is checked natively, TestResume and TestLayoutRefs still run")
 	for _, name := range microModels {
 		base := microEngine(t, name)
 		refs := reftest.Load(t, name)

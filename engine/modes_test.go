@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/retrofit-llm/retrofit/engine/reftest"
+	"github.com/retrofit-llm/retrofit/internal/testutil"
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/x448/float16"
 )
@@ -15,6 +16,7 @@ import (
 // cache gives the logits of a single prefill, and the result stays close
 // to exact mode with an fp32 cache.
 func TestModesDecodeEqualsPrefill(t *testing.T) {
+	testutil.SkipIfEmulated(t, "token-by-token decode in every mode and cache type; the kernels tests check the fast kernels under emulation")
 	for _, name := range microModels {
 		base := microEngine(t, name)
 		ids := reftest.Load(t, name).I32["ids_b"][:40]

@@ -7,8 +7,9 @@
 // Two modes:
 //
 //   - Exact: fp32 arithmetic with every weight widened to fp32 inside the
-//     kernel. The result equals dequantize-then-fp32-GEMM up to summation
-//     order; for F32, F16 and BF16 the widening itself is exact.
+//     kernel, exactly as package quant decodes it, then package sgemm's
+//     kernels in their order: the result is bit for bit sgemm's product with
+//     the widened F32 matrix, whatever the stored type.
 //   - Fast: what llama.cpp computes. BF16 weights meet activations rounded to
 //     bf16 (products exact, sums in fp32); Q8_0 and Q4_0 weights meet
 //     activations quantized per 32-block to Q8_0, Q4_K and Q6_K weights meet
@@ -22,6 +23,10 @@
 // between the two, and so is every result whose block scales make the fp32
 // arithmetic exact.
 //
-// Work is split across goroutines over the rows of W only, never over the
-// reduction dimension, so results do not depend on the thread count.
+// Decode (few activation rows) runs GEMV kernels that stream W one row at a
+// time; prefill runs packed GEMM micro-kernels (VDPBF16PS for BF16, VPDPBUSD
+// for the quantized types), whose fp32 summation order differs from the
+// GEMV's. Work is split across at most the caller's thread count of
+// goroutines over the rows of W only, never over the reduction dimension, so
+// results do not depend on the thread count.
 package kernels

@@ -63,6 +63,22 @@ func TestFastBound(t *testing.T) {
 					MatMul(y, x, s.n, w, Fast, 2)
 					y1 := make([]float32, s.n*s.rows)
 					MatMul(y1, x, s.n, w, Fast, 1)
+					ya := make([]float32, s.n*s.rows)
+					for i := range ya {
+						ya[i] = 1
+					}
+					MatMulAdd(ya, x, s.n, w, Fast, 2)
+					for i := range ya {
+						// The Fast kernels add the finished sum; SGEMM (F32,
+						// F16) adds C between its K blocks.
+						ok := ya[i] == 1+y[i]
+						if typ == F32 || typ == F16 {
+							ok = math.Abs(float64(ya[i]-1-y[i])) <= 1e-6*(math.Abs(float64(y[i]))+1)
+						}
+						if !ok {
+							t.Fatalf("MatMulAdd: y[%d] = %g, want 1 + %g", i, ya[i], y[i])
+						}
+					}
 					for i := 0; i < s.n; i++ {
 						for rr := 0; rr < s.rows; rr++ {
 							var bound float64

@@ -693,93 +693,163 @@ func dequants() {
 	})
 }
 
+// storeSink stores widened chunk Zz (16 values) at element offset off of
+// the output row (DI).
+func storeSink(z, off int) { p("VMOVUPS Z%d, %d(DI)", z, 4*off) }
+
+// fmaSink accumulates widened chunk Zz times x (SI) at element offset off
+// into Z(off/16 % 4), the accumulator sgemm's dot gives that chunk.
+func fmaSink(z, off int) { p("VFMADD231PS %d(SI), Z%d, Z%d", 4*off, z, off/16%4) }
+
+func q4kSetup() {
+	p("VPBROADCASTD nib8<>+8(SB), Z7") // 0x0f0f0f0f: VPANDD on dwords of bytes keeps the low nibble
+	p("VMOVDQU32 q4kshift<>(SB), X25")
+	p("VPBROADCASTD kmask<>+0(SB), X26")
+	p("VPBROADCASTD kmask<>+4(SB), X27")
+	p("VPBROADCASTD kmask<>+8(SB), X28")
+}
+
+// q4kBody widens the Q4_K super-block at src, handing each 16 values to sink.
+// It uses Z4, Z5, Z10..Z13, Z16, Z22, Z23 and the 64-byte frame.
+func q4kBody(src string, sink func(z, off int)) {
+	p("VMOVDQU 4(%s), X10", src)
+	p("VPANDD X26, X10, X11")
+	p("VPSHUFD $0xaa, X10, X12")
+	p("VPSRLVD X25, X12, X12")
+	p("VPANDD X27, X12, X12")
+	p("VPSRLD $6, X10, X13")
+	p("VPANDD X28, X13, X13")
+	p("VPSLLD $4, X13, X13")
+	p("VPORD X13, X12, X12")
+	p("VPUNPCKLDQ X12, X11, X11") // bytes: sc0..7, m0..7
+	p("VPMOVZXBD X11, Z16")
+	p("VCVTDQ2PS Z16, Z16")
+	p("VPBROADCASTW (%s), X12", src)
+	p("VCVTPH2PS X12, Y12")
+	p("VPBROADCASTW 2(%s), X13", src)
+	p("VCVTPH2PS X13, Y13")
+	p("VINSERTF64X4 $1, Y13, Z12, Z12")
+	p("VMULPS Z12, Z16, Z16") // d·sc_j, dmin·m_j
+	p("VMOVUPS Z16, tmp-64(SP)")
+	for g := 0; g < 4; g++ {
+		for h := 0; h < 2; h++ {
+			p("VPMOVZXBD %d(%s), Z4", 16+32*g+16*h, src)
+			p("VPSRLD $4, Z4, Z5")
+			p("VPANDD Z7, Z4, Z4")
+			for k, z := range []int{4, 5} {
+				j := 2*g + k
+				p("VCVTDQ2PS Z%d, Z%d", z, z)
+				p("VBROADCASTSS tmp-%d(SP), Z22", 64-4*j)
+				p("VBROADCASTSS tmp-%d(SP), Z23", 64-4*(8+j))
+				p("VMULPS Z22, Z%d, Z%d", z, z)
+				p("VSUBPS Z23, Z%d, Z%d", z, z)
+				sink(z, 64*g+32*k+16*h)
+			}
+		}
+	}
+}
+
+func q6kSetup() {
+	p("VPBROADCASTB nib8<>+8(SB), Z6")
+	p("VPBROADCASTD kmask<>+12(SB), Z7") // 0x30
+	p("VPBROADCASTD thirtytwo<>(SB), Z8")
+}
+
+// q6kBody widens the Q6_K super-block at src, handing each 16 values to sink.
+// It uses Z12, Z14..Z21 and the 64-byte frame.
+func q6kBody(src string, sink func(z, off int)) {
+	p("VPMOVSXBD 192(%s), Z16", src)
+	p("VCVTDQ2PS Z16, Z16")
+	p("VPBROADCASTW 208(%s), Y12", src)
+	p("VCVTPH2PS Y12, Z12")
+	p("VMULPS Z12, Z16, Z16")
+	p("VMOVUPS Z16, tmp-64(SP)")
+	for h := 0; h < 2; h++ {
+		p("VMOVDQU64 %d(%s), Z14", 64*h, src)
+		p("VMOVDQU %d(%s), Y15", 128+32*h, src)
+		p("VPSLLW $4, Y15, Y16")
+		p("VPSLLW $2, Y15, Y17")
+		p("VINSERTI64X4 $1, Y17, Z16, Z16")
+		p("VPSRLW $2, Y15, Y17")
+		p("VINSERTI64X4 $1, Y17, Z15, Z17")
+		p("VPANDD Z7, Z16, Z16")
+		p("VPANDD Z7, Z17, Z17")
+		p("VPANDD Z6, Z14, Z18")
+		p("VPSRLW $4, Z14, Z19")
+		p("VPANDD Z6, Z19, Z19")
+		p("VPORD Z16, Z18, Z18") // elements 0..63 of the half
+		p("VPORD Z17, Z19, Z19") // 64..127
+		for m := 0; m < 8; m++ {
+			reg := 18 + m/4
+			j := 8*h + m
+			p("VEXTRACTI32X4 $%d, Z%d, X20", m%4, reg)
+			p("VPMOVZXBD X20, Z20")
+			p("VPSUBD Z8, Z20, Z20")
+			p("VCVTDQ2PS Z20, Z20")
+			p("VBROADCASTSS tmp-%d(SP), Z21", 64-4*j)
+			p("VMULPS Z21, Z20, Z20")
+			sink(20, 128*h+16*m)
+		}
+	}
+}
+
+// exactRowsSuper emits the fused Exact GEMV (the exactRows contract) for
+// 256-element super-blocks of bb bytes: sgemm's dot runs only 64-element
+// steps on such rows, so each 16 widened values go to accumulator
+// (offset/16) mod 4, super-block after super-block.
+func exactRowsSuper(name string, bb int, setup func(), body func(src string, sink func(z, off int))) {
+	fmt.Fprintf(&w, "// func %s(w *byte, stride, nrows int, x *float32, n int, out *float32)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $64-48\n", name)
+	p("MOVQ w+0(FP), BX")
+	p("MOVQ stride+8(FP), R14")
+	p("MOVQ nrows+16(FP), R13")
+	p("MOVQ out+40(FP), DI")
+	p("TESTQ R13, R13")
+	p("JZ %s_done", name)
+	setup()
+	label(name + "_row")
+	p("MOVQ BX, R8")
+	p("MOVQ x+24(FP), SI")
+	p("MOVQ n+32(FP), CX")
+	p("SHRQ $8, CX")
+	for i := 0; i < 4; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	label(name + "_sb")
+	body("R8", fmaSink)
+	p("ADDQ $%d, R8", bb)
+	p("ADDQ $1024, SI")
+	p("DECQ CX")
+	p("JNZ %s_sb", name)
+	p("VADDPS Z1, Z0, Z0")
+	p("VADDPS Z3, Z2, Z2")
+	p("VADDPS Z2, Z0, Z0")
+	p("VEXTRACTF64X4 $1, Z0, Y1")
+	p("VADDPS Y1, Y0, Y0")
+	p("VEXTRACTF128 $1, Y0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVHLPS X0, X0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVSHDUP X0, X1")
+	p("VADDSS X1, X0, X0")
+	p("VMOVSS X0, (DI)")
+	p("ADDQ $4, DI")
+	p("ADDQ R14, BX")
+	p("DECQ R13")
+	p("JNZ %s_row", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
 // dequantK emits the Q4_K and Q6_K widening (per 256-element super-block,
 // the same float operations as package quant: for Q4_K
 // float32(d·sc·q) − dmin·m with d·sc and dmin·m rounded first; for Q6_K
 // float32(d·sc)·(q − 32)). Per-sub-block scales go through a 64-byte frame.
 func dequantK() {
-	dequant("dequantQ4_K", 144, 1024, func() {
-		p("VPBROADCASTD nib8<>+8(SB), Z7") // 0x0f0f0f0f: VPANDD on dwords of bytes keeps the low nibble
-		p("VMOVDQU32 q4kshift<>(SB), X25")
-		p("VPBROADCASTD kmask<>+0(SB), X26")
-		p("VPBROADCASTD kmask<>+4(SB), X27")
-		p("VPBROADCASTD kmask<>+8(SB), X28")
-	}, func() {
-		p("VMOVDQU 4(SI), X10")
-		p("VPANDD X26, X10, X11")
-		p("VPSHUFD $0xaa, X10, X12")
-		p("VPSRLVD X25, X12, X12")
-		p("VPANDD X27, X12, X12")
-		p("VPSRLD $6, X10, X13")
-		p("VPANDD X28, X13, X13")
-		p("VPSLLD $4, X13, X13")
-		p("VPORD X13, X12, X12")
-		p("VPUNPCKLDQ X12, X11, X11") // bytes: sc0..7, m0..7
-		p("VPMOVZXBD X11, Z16")
-		p("VCVTDQ2PS Z16, Z16")
-		p("VPBROADCASTW (SI), X12")
-		p("VCVTPH2PS X12, Y12")
-		p("VPBROADCASTW 2(SI), X13")
-		p("VCVTPH2PS X13, Y13")
-		p("VINSERTF64X4 $1, Y13, Z12, Z12")
-		p("VMULPS Z12, Z16, Z16") // d·sc_j, dmin·m_j
-		p("VMOVUPS Z16, tmp-64(SP)")
-		for g := 0; g < 4; g++ {
-			for h := 0; h < 2; h++ {
-				p("VPMOVZXBD %d(SI), Z0", 16+32*g+16*h)
-				p("VPSRLD $4, Z0, Z1")
-				p("VPANDD Z7, Z0, Z0")
-				for k, z := range []int{0, 1} {
-					j := 2*g + k
-					p("VCVTDQ2PS Z%d, Z%d", z, z)
-					p("VBROADCASTSS tmp-%d(SP), Z2", 64-4*j)
-					p("VBROADCASTSS tmp-%d(SP), Z3", 64-4*(8+j))
-					p("VMULPS Z2, Z%d, Z%d", z, z)
-					p("VSUBPS Z3, Z%d, Z%d", z, z)
-					p("VMOVUPS Z%d, %d(DI)", z, 4*(64*g+32*k+16*h))
-				}
-			}
-		}
-	})
-	dequant("dequantQ6_K", 210, 1024, func() {
-		p("VPBROADCASTB nib8<>+8(SB), Z6")
-		p("VPBROADCASTD kmask<>+12(SB), Z7") // 0x30
-		p("VPBROADCASTD thirtytwo<>(SB), Z8")
-	}, func() {
-		p("VPMOVSXBD 192(SI), Z16")
-		p("VCVTDQ2PS Z16, Z16")
-		p("VPBROADCASTW 208(SI), Y12")
-		p("VCVTPH2PS Y12, Z12")
-		p("VMULPS Z12, Z16, Z16")
-		p("VMOVUPS Z16, tmp-64(SP)")
-		for h := 0; h < 2; h++ {
-			p("VMOVDQU64 %d(SI), Z14", 64*h)
-			p("VMOVDQU %d(SI), Y15", 128+32*h)
-			p("VPSLLW $4, Y15, Y16")
-			p("VPSLLW $2, Y15, Y17")
-			p("VINSERTI64X4 $1, Y17, Z16, Z16")
-			p("VPSRLW $2, Y15, Y17")
-			p("VINSERTI64X4 $1, Y17, Z15, Z17")
-			p("VPANDD Z7, Z16, Z16")
-			p("VPANDD Z7, Z17, Z17")
-			p("VPANDD Z6, Z14, Z18")
-			p("VPSRLW $4, Z14, Z19")
-			p("VPANDD Z6, Z19, Z19")
-			p("VPORD Z16, Z18, Z18") // elements 0..63 of the half
-			p("VPORD Z17, Z19, Z19") // 64..127
-			for m := 0; m < 8; m++ {
-				src := 18 + m/4
-				j := 8*h + m
-				p("VEXTRACTI32X4 $%d, Z%d, X20", m%4, src)
-				p("VPMOVZXBD X20, Z20")
-				p("VPSUBD Z8, Z20, Z20")
-				p("VCVTDQ2PS Z20, Z20")
-				p("VBROADCASTSS tmp-%d(SP), Z21", 64-4*j)
-				p("VMULPS Z21, Z20, Z20")
-				p("VMOVUPS Z20, %d(DI)", 4*(128*h+16*m))
-			}
-		}
-	})
+	dequant("dequantQ4_K", 144, 1024, q4kSetup, func() { q4kBody("SI", storeSink) })
+	dequant("dequantQ6_K", 210, 1024, q6kSetup, func() { q6kBody("SI", storeSink) })
 }
 
 // gemvF16: F16 rows widened with VCVTPH2PS against fp32 activations.
@@ -1074,6 +1144,14 @@ func q8kAVX512() {
 // bit for bit sgemm.Dot(x, widened row). load(z, off) widens 16 weights at
 // byte offset off (element offset off/esize) of the row at R8 into Zz.
 func exactRows(name string, esize int, load func(z, off int)) {
+	exactRowsBlocks(name, 64*esize, 16*esize, func(z, i int) { load(z, 16*esize*i) })
+}
+
+// exactRowsBlocks is exactRows for rows of step64 bytes per 64 elements,
+// where load(z, i) widens 16-element chunk i (0..3) of the current 64 and
+// the row pointer moves step16 bytes per 16-element tail chunk (0 for block
+// types, whose 32-element tail block is widened by load(z, 0) and load(z, 1)).
+func exactRowsBlocks(name string, step64, step16 int, load func(z, i int)) {
 	fmt.Fprintf(&w, "// func %s(w *byte, stride, nrows int, x *float32, n int, out *float32)\n", name)
 	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
 	p("MOVQ w+0(FP), BX")
@@ -1093,10 +1171,10 @@ func exactRows(name string, esize int, load func(z, off int)) {
 	p("JLT %s_16", name)
 	label(name + "_64")
 	for i := 0; i < 4; i++ {
-		load(4+i, 16*esize*i)
+		load(4+i, i)
 		p("VFMADD231PS %d(SI), Z%d, Z%d", 64*i, 4+i, i)
 	}
-	p("ADDQ $%d, R8", 64*esize)
+	p("ADDQ $%d, R8", step64)
 	p("ADDQ $256, SI")
 	p("SUBQ $64, CX")
 	p("CMPQ CX, $64")
@@ -1104,12 +1182,19 @@ func exactRows(name string, esize int, load func(z, off int)) {
 	label(name + "_16")
 	p("CMPQ CX, $16")
 	p("JLT %s_reduce", name)
-	load(4, 0)
-	p("VFMADD231PS (SI), Z4, Z0")
-	p("ADDQ $%d, R8", 16*esize)
-	p("ADDQ $64, SI")
-	p("SUBQ $16, CX")
-	p("JMP %s_16", name)
+	if step16 > 0 {
+		load(4, 0)
+		p("VFMADD231PS (SI), Z4, Z0")
+		p("ADDQ $%d, R8", step16)
+		p("ADDQ $64, SI")
+		p("SUBQ $16, CX")
+		p("JMP %s_16", name)
+	} else { // one 32-element block: its two chunks in sgemm's order
+		load(4, 0)
+		p("VFMADD231PS (SI), Z4, Z0")
+		load(5, 1)
+		p("VFMADD231PS 64(SI), Z5, Z0")
+	}
 	label(name + "_reduce")
 	p("VADDPS Z1, Z0, Z0")
 	p("VADDPS Z3, Z2, Z2")
@@ -1131,6 +1216,143 @@ func exactRows(name string, esize int, load func(z, off int)) {
 	p("VZEROUPPER")
 	p("RET")
 	w.WriteString("\n")
+}
+
+// gemvKAVX2 emits Q4_K and Q6_K GEMV kernels for CPUs without AVX-512,
+// with the integer arithmetic of the AVX-512 ones: VPMADDUBSW of the
+// unsigned quants with Q8_K activations, VPMADDWD with per-sub-block scale
+// words (broadcast by VPSHUFB from a table of word masks), bsums for the
+// Q4_K mins and the Q6_K −32 offset.
+func gemvKAVX2() {
+	gemvFrame(gemvSpec{name: "gemvQ4_KAVX2", unroll: 1, avx2: true, advance: advanceBy4(144, 256, 4, 32), setup: func() {
+		p("VPBROADCASTB nib8<>+8(SB), Y6")
+		p("VMOVDQU q4kshift<>(SB), X5")
+		p("VPBROADCASTD kmask<>+0(SB), X7") // X1 is hsum's
+		p("VPBROADCASTD kmask<>+4(SB), X2")
+		p("VPBROADCASTD kmask<>+8(SB), X3")
+	}, body: func(rows, u int) {
+		r := rowRegs[0]
+		p("VBROADCASTSS (DX), Y9")
+		p("VMOVDQU (AX), Y8") // bsums
+		p("VMOVDQU 4(%s), X10", r)
+		p("VPAND X7, X10, X11")
+		p("VPSHUFD $0xaa, X10, X12")
+		p("VPSRLVD X5, X12, X12")
+		p("VPAND X2, X12, X12")
+		p("VPSRLD $6, X10, X13")
+		p("VPAND X3, X13, X13")
+		p("VPSLLD $4, X13, X13")
+		p("VPOR X13, X12, X12")
+		p("VPUNPCKLDQ X12, X11, X11")  // bytes: sc0..7, m0..7
+		p("VPMOVZXBW X11, Y11")        // words
+		p("VEXTRACTI128 $1, Y11, X12") // m0..7
+		p("VPUNPCKLWD X12, X12, X13")
+		p("VPUNPCKHWD X12, X12, X14")
+		p("VINSERTI128 $1, X14, Y13, Y13") // m0,m0,...,m7,m7
+		p("VPMADDWD Y8, Y13, Y13")         // msum lanes
+		p("VINSERTI128 $1, X11, Y11, Y15") // scale words in both lanes
+		p("VPXOR Y4, Y4, Y4")
+		for g := 0; g < 4; g++ {
+			p("VMOVDQU %d(%s), Y10", 16+32*g, r)
+			p("VPSRLW $4, Y10, Y12")
+			p("VPAND Y6, Y10, Y10")
+			p("VPAND Y6, Y12, Y12")
+			p("VPMADDUBSW %d(SI), Y10, Y10", 64*g)
+			p("VPMADDUBSW %d(SI), Y12, Y12", 64*g+32)
+			p("VPSHUFB wordb%d<>(SB), Y15, Y14", 2*g)
+			p("VPMADDWD Y14, Y10, Y10")
+			p("VPSHUFB wordb%d<>(SB), Y15, Y14", 2*g+1)
+			p("VPMADDWD Y14, Y12, Y12")
+			p("VPADDD Y10, Y4, Y4")
+			p("VPADDD Y12, Y4, Y4")
+		}
+		p("VCVTDQ2PS Y4, Y4")
+		p("VCVTDQ2PS Y13, Y13")
+		p("VPBROADCASTW 0(%s), X14", r)
+		p("VCVTPH2PS X14, Y14")
+		p("VMULPS Y9, Y14, Y14")
+		p("VFMADD231PS Y14, Y4, Y0")
+		p("VPBROADCASTW 2(%s), X14", r)
+		p("VCVTPH2PS X14, Y14")
+		p("VMULPS Y9, Y14, Y14")
+		p("VFNMADD231PS Y14, Y13, Y0")
+	}})
+	gemvFrame(gemvSpec{name: "gemvQ6_KAVX2", unroll: 1, avx2: true, advance: advanceBy4(210, 256, 4, 32), setup: func() {
+		p("VPBROADCASTB nib8<>+8(SB), Y6")
+		p("VPBROADCASTD kmask<>+12(SB), Y7") // 0x30
+	}, body: func(rows, u int) {
+		r := rowRegs[0]
+		p("VBROADCASTSS (DX), Y9")
+		p("VMOVDQU (AX), Y8")          // bsums
+		p("VPMOVSXBW 192(%s), Y11", r) // 16 scales as words
+		p("VPMADDWD Y8, Y11, Y3")
+		p("VPSLLD $5, Y3, Y3") // 32·Σ sc·bs
+		p("VPXOR Y4, Y4, Y4")
+		for h := 0; h < 2; h++ {
+			if h == 0 {
+				p("VINSERTI128 $1, X11, Y11, Y15")
+			} else {
+				p("VPERM2I128 $0x11, Y11, Y11, Y15")
+			}
+			p("VMOVDQU %d(%s), Y10", 64*h, r)     // A
+			p("VMOVDQU %d(%s), Y12", 64*h+32, r)  // B
+			p("VMOVDQU %d(%s), Y13", 128+32*h, r) // H
+			for k := 0; k < 4; k++ {
+				src := []int{10, 12, 10, 12}[k]
+				if k < 2 {
+					p("VPAND Y6, Y%d, Y1", src)
+				} else {
+					p("VPSRLW $4, Y%d, Y1", src)
+					p("VPAND Y6, Y1, Y1")
+				}
+				switch k {
+				case 0:
+					p("VPSLLW $4, Y13, Y2")
+				case 1:
+					p("VPSLLW $2, Y13, Y2")
+				case 2:
+					p("VMOVDQA Y13, Y2")
+				case 3:
+					p("VPSRLW $2, Y13, Y2")
+				}
+				p("VPAND Y7, Y2, Y2")
+				p("VPOR Y2, Y1, Y1") // q6 of quarter k
+				p("VPMADDUBSW %d(SI), Y1, Y1", 128*h+32*k)
+				p("VPSHUFB wordp%d<>(SB), Y15, Y14", k)
+				p("VPMADDWD Y14, Y1, Y1")
+				p("VPADDD Y1, Y4, Y4")
+			}
+		}
+		p("VPSUBD Y3, Y4, Y4")
+		p("VCVTDQ2PS Y4, Y4")
+		p("VPBROADCASTW 208(%s), X14", r)
+		p("VCVTPH2PS X14, Y14")
+		p("VMULPS Y9, Y14, Y14")
+		p("VFMADD231PS Y14, Y4, Y0")
+	}})
+}
+
+// wordMasks emits VPSHUFB masks: wordb<j> broadcasts word j of each 128-bit
+// lane to the whole lane; wordp<k> broadcasts word 2k in the low lane and
+// word 2k+1 in the high lane.
+func wordMasks() {
+	bytesOf := func(lo, hi int) []int {
+		var words []int
+		for i := 0; i < 16; i++ {
+			wd := lo
+			if i >= 8 {
+				wd = hi
+			}
+			words = append(words, (2*wd)|(2*wd+1)<<8)
+		}
+		return words
+	}
+	for j := 0; j < 8; j++ {
+		data(fmt.Sprintf("wordb%d", j), bytesOf(j, j))
+	}
+	for k := 0; k < 4; k++ {
+		data(fmt.Sprintf("wordp%d", k), bytesOf(2*k, 2*k+1))
+	}
 }
 
 // AVX2 variants (no AVX-512): VPMADDUBSW then VPMADDWD with ones stands in
@@ -1222,6 +1444,8 @@ func main() {
 	gemmBF16()
 	w.WriteString("DATA ones16<>+0(SB)/2, $1\nGLOBL ones16<>(SB), RODATA|NOPTR, $2\n\n")
 	gemvAVX2()
+	wordMasks()
+	gemvKAVX2()
 	gemvF16()
 	packBF16Tile()
 	w.WriteString("DATA bf16c<>+0(SB)/4, $0x7fff\nDATA bf16c<>+4(SB)/4, $1\nDATA bf16c<>+8(SB)/4, $0x7fffffff\nDATA bf16c<>+12(SB)/4, $0x7f800000\nDATA bf16c<>+16(SB)/4, $64\nGLOBL bf16c<>(SB), RODATA|NOPTR, $20\n\n")
@@ -1237,6 +1461,17 @@ func main() {
 	})
 	exactRows("exactRowsF16", 2, func(z, off int) {
 		p("VCVTPH2PS %d(R8), Z%d", off, z)
+	})
+	exactRowsSuper("exactRowsQ4_K", 144, q4kSetup, q4kBody)
+	exactRowsSuper("exactRowsQ6_K", 210, q6kSetup, q6kBody)
+	// Q8_0: chunk i is half i%2 of block i/2; w = float32(q)·d as quant does.
+	exactRowsBlocks("exactRowsQ8_0", 68, 0, func(z, i int) {
+		blk := 34 * (i / 2)
+		p("VPMOVSXBD %d(R8), Z%d", blk+2+16*(i%2), z)
+		p("VCVTDQ2PS Z%d, Z%d", z, z)
+		p("VPBROADCASTW %d(R8), Y%d", blk, 8+z)
+		p("VCVTPH2PS Y%d, Z%d", 8+z, 8+z)
+		p("VMULPS Z%d, Z%d, Z%d", 8+z, z, z)
 	})
 	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
 	dequants()

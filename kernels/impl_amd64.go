@@ -76,6 +76,12 @@ func gemvQ8_0AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs 
 func gemvQ4_0AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
 
 //go:noescape
+func gemvQ4_KAVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
+func gemvQ6_KAVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
 func gemvBF16AVX2(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
 
 //go:noescape
@@ -90,14 +96,16 @@ func dequantQ8_0AVX2(dst *float32, src *byte, nb int)
 func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C }
 
 // avx2Set serves CPUs without AVX-512: GEMV kernels (also looped for GEMM)
-// for Q8_0, Q4_0 and BF16, and row widening for Exact mode; the K-quants
-// run the portable kernels.
+// for Q8_0, Q4_0, Q4_K, Q6_K and BF16, and row widening for Exact mode of
+// BF16, F16 and Q8_0.
 var avx2Set = func() kernelSet {
 	k := genericSet
 	k.name = "avx2"
 	k.fast[Q8_0] = fastAsm(gemvQ8_0AVX2)
 	k.fast[Q4_0] = fastAsm(gemvQ4_0AVX2)
 	k.fast[BF16] = fastAsm(gemvBF16AVX2)
+	k.fast[Q4_K] = fastAsm(gemvQ4_KAVX2)
+	k.fast[Q6_K] = fastAsm(gemvQ6_KAVX2)
 	k.decode[BF16] = decodeAsm(dequantBF16AVX2)
 	k.decode[F16] = decodeAsm(dequantF16AVX2)
 	k.decode[Q8_0] = decodeAsm(dequantQ8_0AVX2)
@@ -153,6 +161,15 @@ func actQ8_KAVX512(q []int8, d []float32, bs []int16, x []float32) {
 func exactRowsBF16(w *byte, stride, nrows int, x *float32, n int, out *float32)
 
 //go:noescape
+func exactRowsQ8_0(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
+func exactRowsQ4_K(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
+func exactRowsQ6_K(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
 func exactRowsF16(w *byte, stride, nrows int, x *float32, n int, out *float32)
 
 // exactGEMV is Exact mode for decode (n ≤ 8, where sgemm takes its dot path)
@@ -198,6 +215,9 @@ var vnniSet = func() kernelSet {
 	k.actQ8_K = actQ8_KAVX512
 	k.exact[BF16] = exactGEMV(exactRowsBF16)
 	k.exact[F16] = exactGEMV(exactRowsF16)
+	k.exact[Q8_0] = exactGEMV(exactRowsQ8_0)
+	k.exact[Q4_K] = exactGEMV(exactRowsQ4_K)
+	k.exact[Q6_K] = exactGEMV(exactRowsQ6_K)
 	k.fast[Q8_0] = gemmQ8Fast(fastAsm(gemvQ8_0VNNI))
 	k.fast[Q4_0] = gemmQ8Fast(fastAsm(gemvQ4_0VNNI))
 	k.fast[Q4_K] = gemmQ8Fast(fastAsm(gemvQ4_KAVX512))
@@ -205,6 +225,8 @@ var vnniSet = func() kernelSet {
 	if cpu.X86.HasAVX512BF16 {
 		k.name += "+bf16"
 		k.fast[BF16] = gemmBF16Fast
+	} else {
+		k.fast[BF16] = fastAsm(gemvBF16AVX2) // widened bf16, same semantics
 	}
 	return k
 }()

@@ -23,6 +23,7 @@ import (
 	"github.com/retrofit-llm/retrofit/loaders"
 	_ "github.com/retrofit-llm/retrofit/loaders/all"
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/safetensors"
 	"github.com/retrofit-llm/retrofit/transforms"
 	_ "github.com/retrofit-llm/retrofit/transforms/all"
 )
@@ -398,26 +399,15 @@ func (s *stTensor) ints() []int {
 
 func readSafetensors(t *testing.T, path string) map[string]*stTensor {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := binary.LittleEndian.Uint64(data)
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(data[8:8+n], &hdr); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 	out := map[string]*stTensor{}
-	for name, raw := range hdr {
-		var info struct {
-			DType   string  `json:"dtype"`
-			Offsets []int64 `json:"data_offsets"`
-		}
-		if name == "__metadata__" || json.Unmarshal(raw, &info) != nil || len(info.Offsets) != 2 {
-			continue
-		}
-		if info.DType == "F32" || info.DType == "I32" {
-			out[name] = &stTensor{info.DType, data[8+int64(n)+info.Offsets[0] : 8+int64(n)+info.Offsets[1]]}
+	for _, ti := range f.Tensors {
+		if ti.DType == "F32" || ti.DType == "I32" {
+			_, raw, _ := f.Bytes(ti.Name)
+			out[ti.Name] = &stTensor{ti.DType, raw}
 		}
 	}
 	return out

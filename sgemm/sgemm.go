@@ -47,7 +47,7 @@ const (
 var blasGemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
 // Backend reports which implementation Gemm uses: "openblas", "avx512",
-// "avx2" or "generic".
+// "avx2", "neon" or "generic".
 func Backend() string {
 	if blasGemm != nil {
 		return "openblas"

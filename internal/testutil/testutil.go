@@ -58,3 +58,17 @@ func Find(t testing.TB, name string) (string, bool) {
 	}
 	return "", false
 }
+
+// EmulatedEnv names the variable CI sets when it runs the tests of another
+// architecture under CPU emulation (qemu-user): its value is the emulator.
+const EmulatedEnv = "RETROFIT_EMULATED"
+
+// SkipIfEmulated skips a test that is too slow under CPU emulation, saying
+// why and what still checks the same claim there. It does nothing on real
+// hardware.
+func SkipIfEmulated(t testing.TB, why string) {
+	t.Helper()
+	if emu := os.Getenv(EmulatedEnv); emu != "" {
+		t.Skipf("too slow under emulation (%s=%s): %s", EmulatedEnv, emu, why)
+	}
+}
