@@ -37,6 +37,7 @@ type config struct {
 	rssEval  int
 	rssGen   int
 	rssCalib int
+	rssCmds  string
 	cache    string
 }
 
@@ -64,6 +65,7 @@ func main() {
 	flag.IntVar(&c.rssEval, "rss-eval", 1024, "tokens the -rss eval runs score")
 	flag.IntVar(&c.rssGen, "rss-gen", 64, "tokens the -rss generate runs make")
 	flag.IntVar(&c.rssCalib, "rss-calib", 8, "calibration samples of 128 tokens for the -rss kvsharer run")
+	flag.StringVar(&c.rssCmds, "rss-cmds", "eval,eval-fast,generate,kvsharer", "the -rss commands to run")
 	flag.StringVar(&retrofitBin, "retrofit", "", "retrofit binary for -rss (default: built into -dir)")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()

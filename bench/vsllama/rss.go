@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/retrofit-llm/retrofit/loaders"
@@ -36,18 +38,21 @@ func rssTable(c config, models, types []string, bin string) error {
 			kvRow := int64(m.Config.Layers) * 2 * int64(m.Config.KVHeads*m.Config.HeadDim)
 			m.Close()
 			runs := []struct {
-				name, cache string
+				key, name, cache string
 				ctx         int64
 				bytesPerVal int64
 				args        []string
 			}{
-				{fmt.Sprintf("eval (%d tokens, ctx 512)", c.rssEval), "exact, f32", 512, 4, []string{"eval", path, "--text", text, "--max-tokens", fmt.Sprint(c.rssEval)}},
-				{fmt.Sprintf("eval --fast (%d tokens)", c.rssEval), "fast, f16", 512, 2, []string{"eval", path, "--text", text, "--max-tokens", fmt.Sprint(c.rssEval), "--fast"}},
-				{fmt.Sprintf("generate %d", c.rssGen), "fast, f16", int64(c.rssGen + 16), 2, []string{"generate", path, "--prompt", "The Python list type", "--max-tokens", fmt.Sprint(c.rssGen)}},
-				{fmt.Sprintf("kvsharer --plan (%d × 128)", c.rssCalib), "exact, f32", 128, 4, []string{"convert", path, "--to", "kvsharer", "--opt", "share=0.25",
+				{"eval", fmt.Sprintf("eval (%d tokens, ctx 512)", c.rssEval), "exact, f32", 512, 4, []string{"eval", path, "--text", text, "--max-tokens", fmt.Sprint(c.rssEval)}},
+				{"eval-fast", fmt.Sprintf("eval --fast (%d tokens)", c.rssEval), "fast, f16", 512, 2, []string{"eval", path, "--text", text, "--max-tokens", fmt.Sprint(c.rssEval), "--fast"}},
+				{"generate", fmt.Sprintf("generate %d", c.rssGen), "fast, f16", int64(c.rssGen + 16), 2, []string{"generate", path, "--prompt", "The Python list type", "--max-tokens", fmt.Sprint(c.rssGen)}},
+				{"kvsharer", fmt.Sprintf("kvsharer --plan (%d × 128)", c.rssCalib), "exact, f32", 128, 4, []string{"convert", path, "--to", "kvsharer", "--opt", "share=0.25",
 					"--calib", calib, "--calib-samples", fmt.Sprint(c.rssCalib), "--calib-ctx", "128", "--plan"}},
 			}
 			for _, r := range runs {
+				if !slices.Contains(strings.Split(c.rssCmds, ","), r.key) {
+					continue
+				}
 				rss, wall, err := peakRSS(bin, r.args)
 				if err != nil {
 					return fmt.Errorf("%s %v: %w", bin, r.args, err)
