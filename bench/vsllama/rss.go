@@ -39,9 +39,9 @@ func rssTable(c config, models, types []string, bin string) error {
 			m.Close()
 			runs := []struct {
 				key, name, cache string
-				ctx         int64
-				bytesPerVal int64
-				args        []string
+				ctx              int64
+				bytesPerVal      int64
+				args             []string
 			}{
 				{"eval", fmt.Sprintf("eval (%d tokens, ctx 512)", c.rssEval), "exact, f32", 512, 4, []string{"eval", path, "--text", text, "--max-tokens", fmt.Sprint(c.rssEval)}},
 				{"eval-fast", fmt.Sprintf("eval --fast (%d tokens)", c.rssEval), "fast, f16", 512, 2, []string{"eval", path, "--text", text, "--max-tokens", fmt.Sprint(c.rssEval), "--fast"}},
