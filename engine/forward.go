@@ -40,6 +40,10 @@ type ForwardOptions struct {
 	// residual stream entering it, [tokens of the chunk × hidden] (one chunk
 	// holds up to 512 tokens). The slice is scratch: copy what you keep.
 	LayerInput func(layer int, x []float32)
+	// AttnOutput, if non-nil, is called in each layer with the attention
+	// output before o_proj, [tokens of the chunk × Heads·HeadDim] (scratch:
+	// copy what you keep). init=align fits o_proj on it.
+	AttnOutput func(layer int, y []float32)
 	// Resume starts the call at a later layer instead of the embeddings.
 	Resume *Resume
 }
@@ -211,7 +215,7 @@ func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits []fl
 		if opts.LayerInput != nil {
 			opts.LayerInput(l, s.x[:n*h])
 		}
-		e.layer(l, n, pos0, cache)
+		e.layer(l, n, pos0, cache, opts.AttnOutput)
 	}
 	eps := float32(c.RMSEps)
 	for i := 0; i < n; i++ {
@@ -238,8 +242,9 @@ func (e *Engine) chunk(ids []int, cache *Cache, pos0, off, from int, logits []fl
 	}
 }
 
-// layer runs logical layer l on the n tokens in e.s.x (positions pos0..).
-func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
+// layer runs logical layer l on the n tokens in e.s.x (positions pos0..);
+// attnOut, if non-nil, sees the attention output before o_proj.
+func (e *Engine) layer(l, n, pos0 int, cache *Cache, attnOut func(int, []float32)) {
 	c := e.cfg
 	s := &e.s
 	b := e.w.blocks[e.layout.LayerMap[l]]
@@ -292,6 +297,9 @@ func (e *Engine) layer(l, n, pos0 int, cache *Cache) {
 	src := e.layout.KVSource[l]
 	s.attn = growF(s.attn, n*qd)
 	e.attend(cache, src, n, pos0)
+	if attnOut != nil {
+		attnOut(l, s.attn[:n*qd])
+	}
 	e.matmul(s.x, s.attn, n, b.wo, true)
 
 	for i := 0; i < n; i++ {

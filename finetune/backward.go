@@ -16,6 +16,9 @@ func (n *Net) Backward(tp *Tape, ids []int) {
 	h, V := c.Hidden, c.VocabSize
 	dl := tp.logits
 	sgemm.Gemm(false, false, N, h, V, 1, dl, V, n.head.W, h, 0, tp.dxn, h)
+	if g := tp.hiddenGrad(c.Layers - 1); g != nil {
+		sgemm.Axpy(1, g, tp.dxn[:N*h])
+	}
 	if n.head.Train {
 		sgemm.Gemm(true, false, V, h, N, 1, dl, V, tp.xnf, h, 1, n.head.G, h)
 	}
@@ -32,6 +35,9 @@ func (n *Net) Backward(tp *Tape, ids []int) {
 		}
 	}
 	for l := c.Layers - 1; l >= 0; l-- {
+		if g := tp.hiddenGrad(l); g != nil && l < c.Layers-1 {
+			sgemm.Axpy(1, g, tp.dx[:N*h])
+		}
 		n.layerBackward(tp, l)
 	}
 	if n.embed.Train {
@@ -39,6 +45,15 @@ func (n *Net) Backward(tp *Tape, ids []int) {
 			sgemm.Axpy(1, tp.dx[i*h:(i+1)*h], n.embed.G[id*h:(id+1)*h])
 		}
 	}
+}
+
+// hiddenGrad returns the layer-wise loss gradient w.r.t. layer l's output,
+// or nil.
+func (t *Tape) hiddenGrad(l int) []float32 {
+	if t.hgrad == nil {
+		return nil
+	}
+	return t.hgrad[l]
 }
 
 // gradOf returns p.G when p trains, else nil.

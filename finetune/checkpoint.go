@@ -68,6 +68,7 @@ type Point struct {
 	Loss    float64 `json:"loss"`
 	CE      float64 `json:"ce"`
 	KD      float64 `json:"kd,omitempty"`
+	LH      float64 `json:"layer,omitempty"`
 	LR      float64 `json:"lr"`
 	Norm    float64 `json:"grad_norm"`
 	EvalNLL float64 `json:"eval_nll,omitempty"`

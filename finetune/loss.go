@@ -8,6 +8,7 @@ import (
 // LossStats are the summed losses of one batch (divide by Tokens for means).
 type LossStats struct {
 	CE, KD float64
+	LH     float64 // layer-wise loss (mean over the distilled layers), summed over tokens
 	Tokens int
 }
 

@@ -38,11 +38,22 @@ type Config struct {
 	Seed        uint64  // data order
 	KDWeight    float64 // w in (1−w)·CE + w·T²·KL (0 = LM loss only)
 	KDTemp      float64 // T (default 1)
-	Train       string  // "all" | "attn" | "mlp" | comma list of name patterns
-	EvalEvery   int     // steps between evaluations (0: only at the start and end)
-	EvalTokens  int     // cap on evaluated tokens (default 32768)
-	SaveEvery   int     // steps between checkpoints (0: only at the end)
-	Resume      bool    // continue from OutDir/checkpoint.bin when present
+	// Layer-wise distillation (needs Teacher with the same layer count):
+	// LayerWeight·mean over layers and tokens of LayerLoss ("mse":
+	// ‖s − t‖²/‖t‖², or "cos": 1 − cos) between each layer's output and the
+	// teacher's, the weight decayed linearly to 0 over LayerAnneal steps
+	// after the local stage (0: constant). LocalSteps first steps train only
+	// the layers whose layout differs from the teacher's, on the layer loss
+	// of those layers alone; they count in Steps.
+	LayerWeight float64
+	LayerLoss   string
+	LayerAnneal int
+	LocalSteps  int
+	Train       string // "all" | "attn" | "mlp" | comma list of name patterns
+	EvalEvery   int    // steps between evaluations (0: only at the start and end)
+	EvalTokens  int    // cap on evaluated tokens (default 32768)
+	SaveEvery   int    // steps between checkpoints (0: only at the end)
+	Resume      bool   // continue from OutDir/checkpoint.bin when present
 	ExportDType model.DType
 	NoExport    bool // skip writing OutDir/model (benchmarks, tests)
 
@@ -126,6 +137,9 @@ func (c *Config) defaults() error {
 	}
 	if c.KDWeight > 0 && c.Teacher == nil {
 		return fmt.Errorf("finetune: kd weight %g needs a teacher model", c.KDWeight)
+	}
+	if err := c.layerDefaults(); err != nil {
+		return err
 	}
 	if c.EvalSplit == 0 {
 		c.EvalSplit = 0.02

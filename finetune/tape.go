@@ -42,6 +42,8 @@ type Tape struct {
 	workers          [][]float32 // per-worker T×T scratch
 	small            []float32
 	rowCE, rowKD     []float64
+	rowH             []float64
+	hgrad            [][]float32 // per layer: loss gradient w.r.t. its output (layer-wise distillation), nil if none
 	lossScratch      [][]float64
 }
 

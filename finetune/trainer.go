@@ -29,7 +29,10 @@ type trainer struct {
 
 	teacher *engine.Engine // nil without distillation
 	tcache  *engine.Cache
-	tlogits []float32 // teacher logits of one micro-batch [B·T × vocab]
+	tlogits []float32   // teacher logits of one micro-batch [B·T × vocab]
+	thidden [][]float32 // teacher layer outputs of one micro-batch, per layer [B·T × hidden] (layer-wise)
+	changed []int       // layers whose layout differs from the teacher's (local stage)
+	stage   string      // the Train pattern in force
 
 	opt     *AdamW
 	sampler *Sampler
@@ -66,7 +69,7 @@ func newTrainer(cfg Config) (*trainer, error) {
 	}
 	n := cfg.Batch * cfg.Ctx
 	ckpt := filepath.Join(cfg.OutDir, CheckpointName)
-	return &trainer{cfg: cfg, net: net, trainable: trainable, ckpt: ckpt, tp: &Tape{},
+	return &trainer{cfg: cfg, net: net, trainable: trainable, ckpt: ckpt, tp: &Tape{}, stage: cfg.Train,
 		ids: make([]int, n), targets: make([]int, n), res: &Result{Params: trainable, Checkpoint: ckpt}}, nil
 }
 
@@ -139,7 +142,7 @@ func (tr *trainer) loadData() error {
 
 // loadTeacher builds the distillation teacher's engine (when KDWeight > 0).
 func (tr *trainer) loadTeacher() error {
-	if tr.cfg.KDWeight == 0 {
+	if tr.cfg.KDWeight == 0 && !tr.cfg.layerWise() {
 		return nil
 	}
 	t, err := engine.New(tr.cfg.Teacher)
@@ -150,7 +153,18 @@ func (tr *trainer) loadTeacher() error {
 		return fmt.Errorf("finetune: teacher vocabulary %d ≠ student %d", t.Config().VocabSize, v)
 	}
 	tr.teacher, tr.tcache = t, t.NewCache(tr.cfg.Ctx)
-	tr.tlogits = make([]float32, len(tr.ids)*tr.net.Cfg.VocabSize)
+	if tr.cfg.KDWeight > 0 {
+		tr.tlogits = make([]float32, len(tr.ids)*tr.net.Cfg.VocabSize)
+	}
+	if tr.cfg.layerWise() {
+		if tr.changed, err = changedLayers(tr.cfg.Model, tr.cfg.Teacher); err != nil && tr.cfg.LocalSteps > 0 {
+			return err
+		}
+		tr.thidden = make([][]float32, tr.net.Cfg.Layers)
+		for l := range tr.thidden {
+			tr.thidden[l] = make([]float32, len(tr.ids)*tr.net.Cfg.Hidden)
+		}
+	}
 	return nil
 }
 
@@ -253,6 +267,9 @@ func (tr *trainer) nonFinite(what string) error {
 // records and saves as configured.
 func (tr *trainer) step() error {
 	cfg := tr.cfg
+	if err := tr.setStage(); err != nil {
+		return err
+	}
 	tr.net.ZeroGrad()
 	var ls LossStats
 	norm := 1 / float32(len(tr.ids)*cfg.Accum)
@@ -261,7 +278,7 @@ func (tr *trainer) step() error {
 		if err != nil {
 			return err
 		}
-		ls.CE, ls.KD, ls.Tokens = ls.CE+l.CE, ls.KD+l.KD, ls.Tokens+l.Tokens
+		ls.CE, ls.KD, ls.LH, ls.Tokens = ls.CE+l.CE, ls.KD+l.KD, ls.LH+l.LH, ls.Tokens+l.Tokens
 	}
 	gnorm := ClipGradNorm(tr.net.Params, cfg.Clip)
 	if loss := ls.Value(cfg.KDWeight); !finite(loss) || !finite(gnorm) {
@@ -273,7 +290,7 @@ func (tr *trainer) step() error {
 	tr.st.Tokens += int64(ls.Tokens)
 	el := time.Since(tr.start).Seconds()
 	pt := Point{Step: tr.st.Step, Tokens: tr.st.Tokens, Loss: ls.Value(cfg.KDWeight), CE: ls.CE / float64(ls.Tokens),
-		KD: ls.KD / float64(ls.Tokens), LR: lr, Norm: gnorm, TokPerS: float64(tr.st.Tokens-tr.startTok) / el}
+		KD: ls.KD / float64(ls.Tokens), LH: ls.LH / float64(ls.Tokens), LR: lr, Norm: gnorm, TokPerS: float64(tr.st.Tokens-tr.startTok) / el}
 	if (cfg.EvalEvery > 0 && tr.st.Step%cfg.EvalEvery == 0) || tr.st.Step == cfg.Steps {
 		nll, err := tr.evaluate()
 		if err != nil {
@@ -305,20 +322,78 @@ func (tr *trainer) microBatch(norm float32) (LossStats, error) {
 		for i := 0; i < T; i++ {
 			tr.targets[b*T+i] = tr.train[s+1+i]
 		}
-		if tr.teacher != nil {
-			tr.tcache.Reset()
-			opts := &engine.ForwardOptions{Logits: tr.tlogits[b*T*V : (b+1)*T*V]}
-			if _, err := tr.teacher.Forward(tr.ids[b*T:(b+1)*T], tr.tcache, opts); err != nil {
-				return LossStats{}, fmt.Errorf("finetune: teacher: %w", err)
-			}
+		if err := tr.runTeacher(b*T, (b+1)*T, V); err != nil {
+			return LossStats{}, err
 		}
 	}
 	if err := tr.net.Forward(tr.tp, tr.ids, B, T); err != nil {
 		return LossStats{}, err
 	}
 	l := tr.tp.Loss(tr.targets, tr.tlogits, tr.cfg.KDWeight, tr.cfg.KDTemp, norm)
+	local := tr.st.Step < tr.cfg.LocalSteps
+	if local {
+		clear(tr.tp.logits) // the local stage trains on the layer loss alone
+	}
+	if tr.thidden != nil {
+		use := make([]bool, tr.net.Cfg.Layers)
+		w := tr.cfg.layerWeightAt(tr.st.Step)
+		if local {
+			w = 1
+			for _, c := range tr.changed {
+				use[c] = true
+			}
+		} else {
+			for i := range use {
+				use[i] = w > 0
+			}
+		}
+		l.LH = tr.net.layerLoss(tr.tp, tr.thidden, use, tr.cfg.LayerLoss, float32(w)*norm)
+	}
 	tr.net.Backward(tr.tp, tr.ids)
 	return l, nil
+}
+
+// runTeacher runs the teacher on the window ids[i0:i1], keeping its logits
+// (distillation) and layer outputs (layer-wise) as the run needs them.
+func (tr *trainer) runTeacher(i0, i1, V int) error {
+	if tr.teacher == nil {
+		return nil
+	}
+	var logits []float32
+	if tr.tlogits != nil {
+		logits = tr.tlogits[i0*V : i1*V]
+	}
+	var err error
+	if tr.thidden != nil {
+		err = teacherHidden(tr.teacher, tr.tcache, tr.ids[i0:i1], tr.thidden, i0*tr.net.Cfg.Hidden, logits)
+	} else {
+		tr.tcache.Reset()
+		_, err = tr.teacher.Forward(tr.ids[i0:i1], tr.tcache, &engine.ForwardOptions{Logits: logits})
+	}
+	if err != nil {
+		return fmt.Errorf("finetune: teacher: %w", err)
+	}
+	return nil
+}
+
+// setStage makes the local stage's layers the only trainable ones during
+// the first LocalSteps steps, and cfg.Train after.
+func (tr *trainer) setStage() error {
+	want := tr.cfg.Train
+	if tr.st.Step < tr.cfg.LocalSteps {
+		want = localPattern(tr.cfg.Model, tr.changed)
+	}
+	if want == tr.stage {
+		return nil
+	}
+	if _, err := tr.net.SetTrainable(want); err != nil {
+		return err
+	}
+	if tr.stage != "" || want != tr.cfg.Train {
+		tr.logf("step %d: training %q", tr.st.Step, want)
+	}
+	tr.stage = want
+	return nil
 }
 
 func (tr *trainer) appendMetrics(p Point) {

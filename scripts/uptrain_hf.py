@@ -8,7 +8,13 @@
 The converted model loads with trust_remote_code (retrofit's remote code
 ships beside its weights). The loss is
     alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * LM cross-entropy,
-with softmax temperature T on both sides. The text is split into documents on
+with softmax temperature T on both sides, plus, with --layer-weight, a
+layer-wise term: the weight (decayed linearly to 0 over --layer-anneal steps
+after the local stage) times the mean over layers and tokens of each layer's
+output hidden state against the teacher's (normalised MSE |s-t|^2/|t|^2, or
+cosine distance 1-cos). --local-steps first trains only the layers whose K/V
+layout differs from the original on their layer loss alone (the others get
+zero gradient, so AdamW leaves them unchanged). The text is split into documents on
 blank-line triples, tokenized with the model's tokenizer.json, joined with
 <|endoftext|> and packed into windows of ctx tokens. Trains with the HF Trainer
 (DDP under torchrun); saves the result (weights in --save-dtype, remote code,
@@ -59,22 +65,87 @@ class Windows(torch.utils.data.Dataset):
         return {"input_ids": self.rows[i], "labels": self.rows[i]}
 
 
+class LayerTap:
+    """Keeps each decoder layer's output hidden state of the last forward."""
+
+    def __init__(self, layers):
+        self.out = {}
+        for i, layer in enumerate(layers):
+            layer.register_forward_hook(self.hook(i))
+
+    def hook(self, i):
+        def f(_module, _inputs, output):
+            self.out[i] = output[0] if isinstance(output, (tuple, list)) else output
+
+        return f
+
+
+def layer_loss(s, t, kind):
+    s, t = s.float(), t.float()
+    if kind == "cos":
+        return (1 - F.cosine_similarity(s, t, dim=-1)).mean()
+    return ((s - t).pow(2).sum(-1) / t.pow(2).sum(-1).clamp_min(1e-12)).mean()
+
+
+def changed_layers(model):
+    r = getattr(model.config, "retrofit", None) or {}
+    kv, mix = r.get("kv_source", []), r.get("depth_mix", [])
+    return [i for i in range(len(kv)) if kv[i] != i or (i < len(mix) and mix[i])]
+
+
 class DistillTrainer(Trainer):
-    def __init__(self, *args, teacher=None, alpha=0.5, temperature=2.0, **kwargs):
+    def __init__(self, *args, teacher=None, alpha=0.5, temperature=2.0, layer_weight=0.0, layer_kind="mse",
+                 layer_anneal=0, local_steps=0, **kwargs):
         super().__init__(*args, **kwargs)
         self.teacher, self.alpha, self.temperature = teacher, alpha, temperature
+        self.layer_weight, self.layer_kind, self.layer_anneal, self.local_steps = layer_weight, layer_kind, layer_anneal, local_steps
         self.parts = []
+        self.stap = self.ttap = None
+        if teacher is not None and (layer_weight > 0 or local_steps > 0):
+            base = self.model.module if hasattr(self.model, "module") else self.model
+            if len(base.model.layers) != len(teacher.model.layers):
+                raise SystemExit("layer-wise distillation pairs layers one to one: the student runs shared blocks")
+            self.stap, self.ttap = LayerTap(base.model.layers), LayerTap(teacher.model.layers)
+            self.changed = changed_layers(base)
+            keep = tuple(f"model.layers.{i}." for i in self.changed)
+            for name, q in base.named_parameters():
+                if not name.startswith(keep):
+                    q.register_hook(lambda g, tr=self: g * 0 if tr.state.global_step < tr.local_steps else g)
+
+    def layer_weight_at(self, step):
+        if self.layer_anneal <= 0:
+            return self.layer_weight
+        return self.layer_weight * max(0.0, 1 - (step - self.local_steps) / self.layer_anneal)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         out = model(input_ids=inputs["input_ids"], labels=inputs["labels"])
         ce = out.loss.mean()  # one loss per replica under nn.DataParallel (one process, several GPUs)
         loss = ce
         kl = torch.zeros((), device=ce.device)
-        if self.teacher is not None and self.alpha > 0:
+        lh = torch.zeros((), device=ce.device)
+        step = self.state.global_step
+        if self.stap is not None:
             if next(self.teacher.parameters()).device != ce.device:
                 self.teacher.to(ce.device)
             with torch.no_grad():
                 t = self.teacher(input_ids=inputs["input_ids"]).logits.float()
+            local = model.training and step < self.local_steps
+            use = self.changed if local else range(len(self.stap.out))
+            w = 1.0 if local else self.layer_weight_at(step)
+            if w > 0 and len(use) > 0:
+                lh = sum(layer_loss(self.stap.out[i], self.ttap.out[i], self.layer_kind) for i in use) / len(use)
+            if local:
+                loss = lh
+                if model.training:
+                    self.parts.append((ce.item(), 0.0, loss.item(), lh.item()))
+                return (loss, out) if return_outputs else loss
+            loss = ce + w * lh
+        if self.teacher is not None and self.alpha > 0:
+            if next(self.teacher.parameters()).device != ce.device:
+                self.teacher.to(ce.device)
+            if self.stap is None:
+                with torch.no_grad():
+                    t = self.teacher(input_ids=inputs["input_ids"]).logits.float()
             T = self.temperature
             s = out.logits.float()
             kl = F.kl_div(
@@ -83,9 +154,9 @@ class DistillTrainer(Trainer):
                 log_target=True,
                 reduction="batchmean",
             ) * (T * T)
-            loss = self.alpha * kl + (1 - self.alpha) * ce
+            loss = self.alpha * kl + (1 - self.alpha) * ce + (loss - ce)
         if model.training:
-            self.parts.append((ce.item(), kl.item(), loss.item()))
+            self.parts.append((ce.item(), kl.item(), loss.item(), lh.item()))
         return (loss, out) if return_outputs else loss
 
 
@@ -123,6 +194,10 @@ def main():
     p.add_argument("--save-dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
     p.add_argument("--eval-ids", help="safetensors holding ids_docs_val (e.g. qwen3-micro-refs.safetensors)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--layer-weight", type=float, default=0.0, help="layer-wise distillation weight (with --teacher)")
+    p.add_argument("--layer-loss", default="mse", choices=["mse", "cos"])
+    p.add_argument("--layer-anneal", type=int, default=0, help="steps over which --layer-weight decays to 0 after the local stage")
+    p.add_argument("--local-steps", type=int, default=0, help="first steps: only the changed layers train, on their layer loss")
     a = p.parse_args()
 
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -138,7 +213,7 @@ def main():
 
     model = AutoModelForCausalLM.from_pretrained(a.model, trust_remote_code=True, dtype=torch.float32)
     teacher = None
-    if a.teacher and a.alpha > 0:
+    if a.teacher and (a.alpha > 0 or a.layer_weight > 0 or a.local_steps > 0):
         teacher = AutoModelForCausalLM.from_pretrained(a.teacher, trust_remote_code=True, dtype=torch.float32).eval()
         for q in teacher.parameters():
             q.requires_grad_(False)
@@ -165,7 +240,8 @@ def main():
         remove_unused_columns=False,
     )
     trainer = DistillTrainer(
-        model=model, args=args, train_dataset=Windows(rows), teacher=teacher, alpha=a.alpha, temperature=a.temperature
+        model=model, args=args, train_dataset=Windows(rows), teacher=teacher, alpha=a.alpha, temperature=a.temperature,
+        layer_weight=a.layer_weight, layer_kind=a.layer_loss, layer_anneal=a.layer_anneal, local_steps=a.local_steps,
     )
     main_proc = trainer.is_world_process_zero()
     before = None
@@ -198,6 +274,9 @@ def main():
         "loss_first10": mean(first, 2), "loss_last10": mean(last, 2),
         "ce_first10": mean(first, 0), "ce_last10": mean(last, 0),
         "kl_first10": mean(first, 1), "kl_last10": mean(last, 1),
+        "layer_first10": mean(first, 3), "layer_last10": mean(last, 3), "layer_weight": a.layer_weight,
+        "layer_loss": a.layer_loss, "layer_anneal": a.layer_anneal, "local_steps": a.local_steps,
+        "parts": trainer.parts,
         "log_history": trainer.state.log_history,
     }
     if eval_ids is not None:

@@ -148,13 +148,14 @@ func (e *Edit) check(m *model.Model) error {
 	return nil
 }
 
-// apply builds every new tensor from the unchanged model, then rewrites it.
-func (e *Edit) apply(m *model.Model) error {
+// Result returns the model the edit produces, built from m without changing
+// it (tensors not in Set are shared with m).
+func (e *Edit) Result(m *model.Model) (*model.Model, error) {
 	built := make([]*model.Tensor, len(e.Set))
 	for i, s := range e.Set {
 		if s.From != nil {
 			if model.Elements(s.From.Shape) != model.Elements(s.Shape) {
-				return fmt.Errorf("tensor %q: source %q has shape %v, want %v", s.Name, s.From.Name, s.From.Shape, s.Shape)
+				return nil, fmt.Errorf("tensor %q: source %q has shape %v, want %v", s.Name, s.From.Name, s.From.Shape, s.Shape)
 			}
 			t := s.From.Renamed(s.Name)
 			t.Shape = append([]int(nil), s.Shape...)
@@ -163,16 +164,25 @@ func (e *Edit) apply(m *model.Model) error {
 		}
 		v, err := s.Build()
 		if err != nil {
-			return fmt.Errorf("building tensor %q: %w", s.Name, err)
+			return nil, fmt.Errorf("building tensor %q: %w", s.Name, err)
 		}
 		if int64(len(v)) != model.Elements(s.Shape) {
-			return fmt.Errorf("building tensor %q: %d values for shape %v", s.Name, len(v), s.Shape)
+			return nil, fmt.Errorf("building tensor %q: %d values for shape %v", s.Name, len(v), s.Shape)
 		}
 		built[i] = model.FromFloat32(s.Name, s.Shape, v)
 	}
 	s := e.shadow(m, built)
 	if err := s.Validate(); err != nil {
-		return fmt.Errorf("the result is not a valid model (a bug in the transform): %w", err)
+		return nil, fmt.Errorf("the result is not a valid model (a bug in the transform): %w", err)
+	}
+	return s, nil
+}
+
+// apply builds every new tensor from the unchanged model, then rewrites it.
+func (e *Edit) apply(m *model.Model) error {
+	s, err := e.Result(m)
+	if err != nil {
+		return err
 	}
 	m.Tensors = s.Tensors
 	m.Config = e.Config

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/retrofit-llm/retrofit/engine"
@@ -22,6 +23,7 @@ import (
 	_ "github.com/retrofit-llm/retrofit/loaders/all"
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/safetensors"
+	"github.com/retrofit-llm/retrofit/tokenizer"
 	"github.com/retrofit-llm/retrofit/transforms"
 	_ "github.com/retrofit-llm/retrofit/transforms/all"
 )
@@ -81,13 +83,28 @@ func recoverCmd(args []string) error {
 	seed := fs.Uint64("seed", 1, "seed")
 	evalEvery := fs.Int("eval-every", 50, "eval every N steps")
 	resume := fs.Bool("resume", false, "resume")
+	name := fs.String("model", "qwen3-micro", "fixture to convert")
+	to := fs.String("to", "cla", "transform")
+	opts := fs.String("opts", "factor=2", "transform options, comma separated key=value")
+	calibN := fs.Int("calib-samples", 128, "calibration samples (init=align, kvsharer) from docs-train.txt")
+	calibCtx := fs.Int("calib-ctx", 256, "tokens per calibration sample")
+	layerW := fs.Float64("layer", 0, "layer-wise distillation weight")
+	layerLoss := fs.String("layer-loss", "mse", "layer-wise loss: mse or cos")
+	layerAnneal := fs.Int("layer-anneal", 0, "steps over which the layer weight decays to 0 (0: constant)")
+	local := fs.Int("local", 0, "local-stage steps (changed layers only, layer loss only)")
+	warm := fs.Int("warm", 0, "Depth-Attention warm-start anneal steps (convert with -opts …,warm=on)")
+	wd := fs.Float64("wd", 0.01, "AdamW weight decay")
+	evalTok := fs.Int("eval-tokens", 8192, "in-run eval tokens")
+	data := fs.String("data", "", "training text (default FIXTURES/docs-train.txt)")
 	fs.Parse(args)
-
-	ids, err := refIDs(filepath.Join(*fix, "qwen3-micro-refs.safetensors"))
+	if *data == "" {
+		*data = filepath.Join(*fix, "docs-train.txt")
+	}
+	ids, err := refIDs(filepath.Join(*fix, *name+"-refs.safetensors"))
 	if err != nil {
 		return err
 	}
-	orig, err := loaders.Load(filepath.Join(*fix, "qwen3-micro"))
+	orig, err := loaders.Load(filepath.Join(*fix, *name))
 	if err != nil {
 		return err
 	}
@@ -95,27 +112,32 @@ func recoverCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	conv, err := loaders.Load(filepath.Join(*fix, "qwen3-micro"))
+	conv, err := loaders.Load(filepath.Join(*fix, *name))
 	if err != nil {
 		return err
 	}
-	t, err := transforms.Lookup("cla")
-	if err != nil {
-		return err
+	o := map[string]string{}
+	for _, kv := range strings.Split(*opts, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			o[k] = v
+		}
 	}
-	if _, err := t.Apply(conv, map[string]string{"factor": "2"}, transforms.Env{}); err != nil {
-		return err
+	if *to != "none" { // none: the vanilla control
+		if err := convert(conv, *to, o, *data, *calibN, *calibCtx); err != nil {
+			return err
+		}
 	}
 	p1, err := ppl(conv, ids)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("qwen3-micro docs-val ppl (refs ids, 15×512): original %.4f, CLA2 before finetune %.4f\n", p0, p1)
-	cfg := finetune.Config{Model: conv, DataFiles: []string{filepath.Join(*fix, "docs-train.txt")},
+	fmt.Printf("%s docs-val ppl (refs ids, 15×512): original %.4f, %s %s before finetune %.4f (%.3f×)\n", *name, p0, *to, *opts, p1, p1/p0)
+	cfg := finetune.Config{Model: conv, DataFiles: []string{*data},
 		EvalFile: filepath.Join(*fix, "docs-val.txt"), OutDir: *out, Steps: *steps, LR: *lr, Ctx: *ctxLen, Batch: *batch,
 		Seed: *seed, KDWeight: *kd, KDTemp: *temp, Train: *train, EvalEvery: *evalEvery, SaveEvery: *evalEvery,
-		EvalTokens: 8192, Resume: *resume, Log: os.Stdout, WeightDecay: 0.01}
-	if *kd > 0 {
+		EvalTokens: *evalTok, Resume: *resume, Log: os.Stdout, WeightDecay: *wd, WarmSteps: *warm,
+		LayerWeight: *layerW, LayerLoss: *layerLoss, LayerAnneal: *layerAnneal, LocalSteps: *local}
+	if *kd > 0 || *layerW > 0 || *local > 0 {
 		cfg.Teacher = orig
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -134,7 +156,57 @@ func recoverCmd(args []string) error {
 		return err
 	}
 	fmt.Printf("| run | steps | tokens | wall | tok/s | ppl orig | ppl CLA2 | ppl finetuned | gap closed |\n|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Printf("| kd=%g T=%g lr=%g | %d | %d | %s | %.0f | %.4f | %.4f | %.4f | %.1f%% |\n", *kd, *temp, *lr, res.Steps, res.Tokens,
+	fmt.Printf("| kd=%g T=%g lr=%g layer=%g/%s anneal %d local %d | %d | %d | %s | %.0f | %.4f | %.4f | %.4f | %.1f%% |\n", *kd, *temp, *lr,
+		*layerW, *layerLoss, *layerAnneal, *local, res.Steps, res.Tokens,
 		time.Since(t0).Round(time.Second), res.TokPerSec, p0, p1, p2, 100*(p1-p2)/(p1-p0))
+	fmt.Printf("ppl ratio after: %.4f× the original (KV bytes/token %d → %d)\n", p2/p0, orig.KVBytesPerToken(), conv.KVBytesPerToken())
 	return nil
+}
+
+// convert applies transform to m, calibrating on the text file data when
+// it needs calibration (init=align, kvsharer).
+func convert(m *model.Model, to string, o map[string]string, data string, n, ctx int) error {
+	t, err := transforms.Lookup(to)
+	if err != nil {
+		return err
+	}
+	env := transforms.Env{Log: os.Stdout}
+	if o["init"] == "align" || to == "kvsharer" {
+		if env.Calib, err = calibration(data, m, n, ctx); err != nil {
+			return err
+		}
+	}
+	tc := time.Now()
+	plan, err := t.Apply(m, o, env)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s\nconversion took %s\n", plan, time.Since(tc).Round(time.Millisecond))
+	return nil
+}
+
+// calibration tokenizes the first documents of docs-train.txt (split on
+// blank-line triples) that hold at least ctx tokens, truncated to ctx.
+func calibration(path string, m *model.Model, n, ctx int) ([][]int, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.ForModel(m)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]int
+	for _, doc := range strings.Split(string(text), "\n\n\n") {
+		if len(out) == n {
+			break
+		}
+		if ids := tok.Encode(doc); len(ids) >= ctx {
+			out = append(out, ids[:ctx])
+		}
+	}
+	if len(out) < n {
+		return nil, fmt.Errorf("%s: only %d documents hold %d tokens", path, len(out), ctx)
+	}
+	return out, nil
 }

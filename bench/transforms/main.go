@@ -96,6 +96,33 @@ func rows(n int) []row {
 	return r
 }
 
+var calibText = flag.String("calib-text", "", "calibration text (default: docs-train.txt beside the fixtures)")
+
+// alignRows lists the K/V-sharing conversions cold and with init=align.
+func alignRows(n int) []row {
+	k := fmt.Sprint(max(1, n/3))
+	return []row{
+		one("cla", "factor", "2"),
+		one("cla", "factor", "2", "init", "align"),
+		one("mlkv", "kv_layers", k, "init", "mean"),
+		one("mlkv", "kv_layers", k),
+		one("mlkv", "kv_layers", k, "init", "align"),
+		one("mlkv", "kv_layers", fmt.Sprint(n), "kv_heads", "1"),
+		one("mlkv", "kv_layers", fmt.Sprint(n), "kv_heads", "1", "init", "align"),
+		one("kvsharer", "share", "1/3"),
+		one("kvsharer", "share", "1/3", "init", "align"),
+		one("kvsharer", "share", "1/3", "search", "loss", "init", "align"),
+	}
+}
+
+// searchRows compares the KVSharer searches at share 1/3.
+func searchRows(int) []row {
+	return []row{
+		one("kvsharer", "share", "1/3"),
+		one("kvsharer", "share", "1/3", "search", "loss"),
+	}
+}
+
 func main() {
 	fixtures := flag.String("fixtures", "", "directory holding qwen3-micro/, qwen2-micro/, *-refs.safetensors and docs-train.txt (default: testdata, then ../shared/fixtures)")
 	windows := flag.Int("windows", 16, "evaluation windows (at most what ids_docs_val holds)")
@@ -103,8 +130,18 @@ func main() {
 	samples := flag.Int("calib-samples", 30, "kvsharer calibration samples")
 	calibCtx := flag.Int("calib-ctx", 64, "kvsharer tokens per sample")
 	models := flag.String("models", "qwen3-micro,qwen2-micro", "fixtures to measure")
+	set := flag.String("rows", "all", "all: every transform; align: K/V sharing cold and with init=align (plan notes printed); search: KVSharer distance vs loss search")
 	flag.Parse()
-	if err := run(*fixtures, strings.Split(*models, ","), *windows, *ctx, *samples, *calibCtx, os.Stdout); err != nil {
+	list := rows
+	switch *set {
+	case "align":
+		list = alignRows
+	case "search":
+		list = searchRows
+	case "align-cla":
+		list = func(n int) []row { return alignRows(n)[:2] }
+	}
+	if err := run(*fixtures, strings.Split(*models, ","), *windows, *ctx, *samples, *calibCtx, list, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "transforms:", err)
 		os.Exit(1)
 	}
@@ -125,7 +162,7 @@ func find(dir, name string) (string, error) {
 	return "", fmt.Errorf("fixture %s not found in %v (run from the repository root or pass -fixtures)", name, dirs)
 }
 
-func run(dir string, names []string, windows, ctx, nSamples, calibCtx int, out io.Writer) error {
+func run(dir string, names []string, windows, ctx, nSamples, calibCtx int, rows func(int) []row, out io.Writer) error {
 	var logs bytes.Buffer
 	for _, name := range names {
 		path, err := find(dir, name)
@@ -178,7 +215,9 @@ func run(dir string, names []string, windows, ctx, nSamples, calibCtx int, out i
 				if err != nil {
 					return fmt.Errorf("%s: %s: %w", name, r.label(), err)
 				}
-				if s.name == "kvsharer" {
+				if s.opts["init"] == "align" {
+					fmt.Fprintf(&logs, "\n%s, %s (align on %d × %d tokens, %.1fs):\n%s\n", name, r.label(), len(calib), calibCtx, time.Since(start).Seconds(), plan.String())
+				} else if s.name == "kvsharer" {
 					fmt.Fprintf(&logs, "\n%s, %s (%d samples × %d tokens from docs-train.txt, search %.1fs):\n%s",
 						name, r.label(), len(calib), calibCtx, time.Since(start).Seconds(), log.String())
 					note = fmt.Sprintf(" (kv_source %v)", plan.Layout.KVSource)
@@ -227,9 +266,12 @@ func perplexity(m *model.Model, ids []int, windows, ctx int) (float64, error) {
 // blank-line triples) that hold at least ctx tokens, truncated to ctx: the
 // reproduction's 30 samples × 64 tokens.
 func calibration(dir string, m *model.Model, n, ctx int) ([][]int, error) {
-	path, err := find(dir, "docs-train.txt")
-	if err != nil {
-		return nil, err
+	path := *calibText
+	if path == "" {
+		var err error
+		if path, err = find(dir, "docs-train.txt"); err != nil {
+			return nil, err
+		}
 	}
 	text, err := os.ReadFile(path)
 	if err != nil {

@@ -22,7 +22,7 @@ func convertCommand() *cli.Command {
 		&cli.StringSliceFlag{Name: "opt", Usage: "transform option key=value (with several --to: name.key=value)"},
 		&cli.BoolFlag{Name: "plan", Usage: "print what would change and write nothing"},
 		&cli.BoolFlag{Name: "list", Usage: "list the transforms and their options"},
-		&cli.StringFlag{Name: "calib", Usage: "calibration text file (kvsharer)"},
+		&cli.StringFlag{Name: "calib", Usage: "calibration text file (kvsharer, init=align)"},
 		&cli.IntFlag{Name: "calib-samples", Value: 30, Usage: "calibration samples"},
 		&cli.IntFlag{Name: "calib-ctx", Value: 64, Usage: "tokens per calibration sample"},
 	}
@@ -98,6 +98,16 @@ func convertCommand() *cli.Command {
 	}
 }
 
+// aligns reports whether an --opt asks for init=align (calibrated).
+func aligns(opts []string) bool {
+	for _, o := range opts {
+		if k, v, _ := strings.Cut(o, "="); v == "align" && (k == "init" || strings.HasSuffix(k, ".init")) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkConvertFlags refuses flags that do not apply, before the model is loaded.
 func checkConvertFlags(c *cli.Context, names []string) error {
 	if c.Bool("plan") {
@@ -114,10 +124,10 @@ func checkConvertFlags(c *cli.Context, names []string) error {
 			return err
 		}
 	}
-	if !contains(names, "kvsharer") {
+	if !contains(names, "kvsharer") && !aligns(c.StringSlice("opt")) {
 		for _, f := range []string{"calib", "calib-samples", "calib-ctx"} {
 			if c.IsSet(f) {
-				return fmt.Errorf("convert: --%s applies to --to kvsharer only", f)
+				return fmt.Errorf("convert: --%s applies to --to kvsharer and to --opt init=align only", f)
 			}
 		}
 	} else if !c.IsSet("calib") && (c.IsSet("calib-samples") || c.IsSet("calib-ctx")) {

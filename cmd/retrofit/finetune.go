@@ -36,6 +36,10 @@ func finetuneCommand() *cli.Command {
 			&cli.StringFlag{Name: "teacher", Usage: "original model to distill from"},
 			&cli.Float64Flag{Name: "kd-weight", Value: 0.5, Usage: "w in (1−w)·CE + w·T²·KL (with --teacher)"},
 			&cli.Float64Flag{Name: "kd-temp", Value: 1, Usage: "distillation temperature T"},
+			&cli.Float64Flag{Name: "layer-weight", Usage: "layer-wise distillation: weight of the loss on every layer's output vs the teacher's (with --teacher)"},
+			&cli.StringFlag{Name: "layer-loss", Value: "mse", Usage: "layer-wise loss per token: mse (‖s−t‖²/‖t‖²) or cos (1 − cosine)"},
+			&cli.IntFlag{Name: "layer-anneal", Usage: "steps over which --layer-weight decays linearly to 0 after the local stage (0: constant)"},
+			&cli.IntFlag{Name: "local-steps", Usage: "first steps train only the layers whose layout differs from the teacher's, on their layer loss alone (with --teacher; counted in --steps)"},
 			&cli.StringFlag{Name: "train", Value: "all", Usage: "what to train: all, attn, mlp, or a comma list of tensor-name patterns"},
 			&cli.IntFlag{Name: "eval-every", Usage: "steps between evaluations (0: start and end only)"},
 			&cli.IntFlag{Name: "save-every", Usage: "steps between checkpoints (0: end only)"},
@@ -56,7 +60,7 @@ func finetuneCommand() *cli.Command {
 				return fmt.Errorf("finetune --dtype %q: want f32, f16 or bf16", c.String("dtype"))
 			}
 			if !c.IsSet("teacher") {
-				for _, f := range []string{"kd-weight", "kd-temp"} {
+				for _, f := range []string{"kd-weight", "kd-temp", "layer-weight", "layer-loss", "layer-anneal", "local-steps"} {
 					if c.IsSet(f) {
 						return fmt.Errorf("finetune: --%s applies with --teacher only", f)
 					}
@@ -90,6 +94,8 @@ func finetuneCommand() *cli.Command {
 				}
 				defer teacher.Close()
 				cfg.Teacher, cfg.KDWeight, cfg.KDTemp = teacher, c.Float64("kd-weight"), c.Float64("kd-temp")
+				cfg.LayerWeight, cfg.LayerLoss = c.Float64("layer-weight"), c.String("layer-loss")
+				cfg.LayerAnneal, cfg.LocalSteps = c.Int("layer-anneal"), c.Int("local-steps")
 			}
 			res, err := finetune.Run(c.Context, cfg)
 			if err != nil {

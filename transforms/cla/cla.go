@@ -8,6 +8,7 @@ import (
 
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/transforms"
+	"github.com/retrofit-llm/retrofit/transforms/align"
 )
 
 func init() {
@@ -16,7 +17,7 @@ func init() {
 		Summary: "Cross-Layer Attention: groups of factor adjacent layers share the first layer's K/V",
 		Options: []transforms.Option{
 			{Name: "factor", Default: "2", Help: "layers per group (CLA2 = 2; 1 changes nothing)"},
-			{Name: "init", Default: "keep", Help: "producer K/V weights: keep its own, or mean of the group's"},
+			{Name: "init", Default: "keep", Help: "producer K/V weights: keep its own, or mean of the group's; align keeps them and fits each consumer's maps onto them (needs --calib)"},
 			{Name: "strict", Default: "false", Help: "refuse a factor that does not divide the layer count (else the last group is shorter)"},
 		},
 		Edit: edit,
@@ -47,7 +48,7 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 	if err != nil {
 		return nil, err
 	}
-	init, err := o.Choice("init", "keep", "mean")
+	init, err := o.Choice("init", "keep", "mean", "align")
 	if err != nil {
 		return nil, err
 	}
@@ -63,9 +64,14 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 			kv[l] = g[0]
 		}
 	}
-	e, err := transforms.ShareKV(m, transforms.KVShare{KVSource: kv, Init: init})
+	e, err := transforms.ShareKV(m, transforms.KVShare{KVSource: kv, Init: align.ProducerInit(init)})
 	if err != nil {
 		return nil, err
+	}
+	if init == "align" {
+		if _, err := align.Apply(m, e, env); err != nil {
+			return nil, err
+		}
 	}
 	if n%f != 0 {
 		e.Notes = append(e.Notes, fmt.Sprintf("factor=%d does not divide %d layers: the last group has %d", f, n, n%f))

@@ -18,6 +18,7 @@ import (
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/transforms"
+	"github.com/retrofit-llm/retrofit/transforms/align"
 )
 
 func init() {
@@ -29,6 +30,7 @@ func init() {
 			{Name: "threshold", Default: "0.5", Help: "keep a replacement when the cosine similarity of final hidden states stays above this"},
 			{Name: "order", Default: "dissimilar", Help: "visit layer pairs most dissimilar first (the paper) or similar first"},
 			{Name: "search", Default: "distance", Help: "distance: the paper's K/V-distance order and similarity threshold; loss: each round keeps the replacement with the lowest measured calibration NLL (order and threshold unused)"},
+			{Name: "init", Default: "keep", Help: "keep: replaced layers change nothing else (the paper); align: fit each replaced layer's K/V maps onto its source and fold them into its q/o weights"},
 		},
 		Edit: edit,
 	}))
@@ -77,6 +79,11 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 	if err != nil {
 		return nil, err
 	}
+	if a.init == "align" {
+		if _, err := align.Apply(m, e, env); err != nil {
+			return nil, err
+		}
+	}
 	e.Notes = append(e.Notes, fmt.Sprintf("search: %d pairs tried on %d samples × %d tokens, %d of %d layers replaced",
 		tried, len(samples), len(samples[0]), replaced, a.target))
 	if replaced < a.target {
@@ -92,6 +99,7 @@ type args struct {
 	threshold float64
 	order     string
 	search    string
+	init      string
 }
 
 func parseArgs(m *model.Model, o transforms.Values) (args, error) {
@@ -105,6 +113,10 @@ func parseArgs(m *model.Model, o transforms.Values) (args, error) {
 		return args{}, err
 	}
 	order, err := o.Choice("order", "dissimilar", "similar")
+	if err != nil {
+		return args{}, err
+	}
+	init, err := o.Choice("init", "keep", "align")
 	if err != nil {
 		return args{}, err
 	}
@@ -129,7 +141,7 @@ func parseArgs(m *model.Model, o transforms.Values) (args, error) {
 		return args{}, fmt.Errorf("share=%s asks for %d of %d layers, but only %d can still be replaced (layers ≥ 1 that compute their own K/V and do not mix across depth); use share ≤ %d/%d",
 			o["share"], target, n, replaceable, replaceable, n)
 	}
-	return args{target, threshold, order, search}, nil
+	return args{target, threshold, order, search, init}, nil
 }
 
 // greedy visits the pairs in order and keeps each replacement whose final

@@ -9,6 +9,7 @@ import (
 
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/transforms"
+	"github.com/retrofit-llm/retrofit/transforms/align"
 )
 
 func init() {
@@ -18,7 +19,7 @@ func init() {
 		Options: []transforms.Option{
 			{Name: "kv_layers", Default: "", Help: "layers that keep K/V (required, 1 ≤ N ≤ layers)"},
 			{Name: "kv_heads", Default: "", Help: "K/V heads per layer after pooling consecutive heads (must divide the current count; empty keeps it)"},
-			{Name: "init", Default: "mean", Help: "K/V layer weights: mean of the layers it serves, or running pairwise average in layer order (the official rule)"},
+			{Name: "init", Default: "mean", Help: "K/V layer weights: mean of the layers it serves, running pairwise average in layer order (the official rule), or align: keep the KV layer's own and fit each reader's maps onto them (needs --calib)"},
 		},
 		Edit: edit,
 	}))
@@ -57,7 +58,7 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 				heads, c.KVHeads, transforms.JoinInts(transforms.Divisors(c.KVHeads)))
 		}
 	}
-	init, err := o.Choice("init", "mean", "running")
+	init, err := o.Choice("init", "mean", "running", "align")
 	if err != nil {
 		return nil, err
 	}
@@ -75,9 +76,14 @@ func edit(m *model.Model, o transforms.Values, env transforms.Env) (*transforms.
 			kv[l] = p
 		}
 	}
-	e, err := transforms.ShareKV(m, transforms.KVShare{KVSource: kv, Init: init, KVHeads: heads})
+	e, err := transforms.ShareKV(m, transforms.KVShare{KVSource: kv, Init: align.ProducerInit(init), KVHeads: heads})
 	if err != nil {
 		return nil, err
+	}
+	if init == "align" {
+		if _, err := align.Apply(m, e, env); err != nil {
+			return nil, err
+		}
 	}
 	e.Notes = append(e.Notes, fmt.Sprintf("KV layers %v", place))
 	return e, nil
