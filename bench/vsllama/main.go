@@ -70,6 +70,11 @@ func main() {
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	runtime.GOMAXPROCS(c.threads)
+	if c.llama == "" {
+		if b, err := os.ReadFile("/work/llama/READY-stock"); err == nil {
+			c.llama = llamaDir(string(b))
+		}
+	}
 	if makeOnly {
 		for _, m := range strings.Split(models, ",") {
 			for _, t := range strings.Split(types, ",") {
