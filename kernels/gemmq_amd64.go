@@ -111,24 +111,26 @@ func swarTotal(acc uint32) int32 { return int32(acc&0xffff + acc>>16) }
 // subBytes subtracts k from each byte of v (bytes in [k−128, 127+k] stay exact).
 func subBytes(v, k uint32) uint32 { return (v | 0x80808080) - k ^ 0x80808080 }
 
-// panelWriter stores the blocks of row j of a B panel.
+// panelWriter stores the blocks of one row of a B panel.
 type panelWriter struct {
-	dst   []uint32
-	j     int
-	l     q8Layout
+	base  unsafe.Pointer // the row's first dword in the panel
+	bw    int            // bytes per block of the panel
 	steps int
+	mins  bool
 }
 
-// put stores block b: its dwords (signed quants), Σq, and its scales.
-func (pw *panelWriter) put(b int, q []uint32, sum int32, sW, mW float32) {
-	d := pw.dst[b*pw.l.bWords()+pw.j:]
-	for s, v := range q[:pw.steps] {
-		d[s*q8NR] = v
+// put stores block b: its dwords (signed quants), 128·Σq, and its scales.
+// packQ8Rows has checked that the panel holds every block.
+func (pw *panelWriter) put(b int, q *[8]uint32, sum int32, sW, mW float32) {
+	p := unsafe.Add(pw.base, b*pw.bw)
+	for s := 0; s < pw.steps; s++ {
+		*(*uint32)(unsafe.Add(p, 4*q8NR*s)) = q[s]
 	}
-	d[pw.steps*q8NR] = uint32(128 * sum)
-	d[(pw.steps+1)*q8NR] = math.Float32bits(sW)
-	if pw.l.mins {
-		d[(pw.steps+2)*q8NR] = math.Float32bits(mW)
+	p = unsafe.Add(p, 4*q8NR*pw.steps)
+	*(*int32)(p) = 128 * sum
+	*(*float32)(unsafe.Add(p, 4*q8NR)) = sW
+	if pw.mins {
+		*(*float32)(unsafe.Add(p, 8*q8NR)) = mW
 	}
 }
 
@@ -147,7 +149,7 @@ func packRow(pw *panelWriter, t Type, row []byte) {
 				acc = swarSum(acc, v)
 				neg += uint32(bits.OnesCount32(v & 0x80808080))
 			}
-			pw.put(b, q[:], swarTotal(acc)-256*int32(neg), half(blk), 0)
+			pw.put(b, &q, swarTotal(acc)-256*int32(neg), half(blk), 0)
 		}
 	case Q4_0:
 		for b := 0; b < len(row)/18; b++ {
@@ -159,7 +161,7 @@ func packRow(pw *panelWriter, t Type, row []byte) {
 				acc = swarSum(swarSum(acc, lo), hi)
 				q[s], q[s+4] = subBytes(lo, 0x08080808), subBytes(hi, 0x08080808)
 			}
-			pw.put(b, q[:], swarTotal(acc)-8*32, half(blk), 0)
+			pw.put(b, &q, swarTotal(acc)-8*32, half(blk), 0)
 		}
 	case Q4_K:
 		for sb := 0; sb < len(row)/144; sb++ {
@@ -175,8 +177,8 @@ func packRow(pw *panelWriter, t Type, row []byte) {
 					q[s], q2[s] = v&0x0f0f0f0f, v>>4&0x0f0f0f0f
 					acc1, acc2 = swarSum(acc1, q[s]), swarSum(acc2, q2[s])
 				}
-				pw.put(8*sb+2*g, q[:], swarTotal(acc1), d*float32(sc1), dmin*float32(m1))
-				pw.put(8*sb+2*g+1, q2[:], swarTotal(acc2), d*float32(sc2), dmin*float32(m2))
+				pw.put(8*sb+2*g, &q, swarTotal(acc1), d*float32(sc1), dmin*float32(m1))
+				pw.put(8*sb+2*g+1, &q2, swarTotal(acc2), d*float32(sc2), dmin*float32(m2))
 			}
 		}
 	case Q6_K:
@@ -204,7 +206,7 @@ func packRow(pw *panelWriter, t Type, row []byte) {
 							q[s] = subBytes(v, 0x20202020)
 						}
 						b := 16*sb + 8*h + 2*k + is
-						pw.put(b, q[:], swarTotal(acc)-32*16, d*float32(int8(sc[2*k+is])), 0)
+						pw.put(b, &q, swarTotal(acc)-32*16, d*float32(int8(sc[2*k+is])), 0)
 					}
 				}
 			}
@@ -219,8 +221,10 @@ func packQ8Rows(dst []uint32, w *Matrix, r, nn int, l q8Layout) {
 	if nn < q8NR {
 		clear(dst)
 	}
+	_ = dst[w.cols/l.bk*l.bWords()-1] // every block of every row lies in dst
 	for j := 0; j < nn; j++ {
-		packRow(&panelWriter{dst: dst, j: j, l: l, steps: l.bk / 4}, w.typ, w.row(r+j))
+		pw := panelWriter{base: unsafe.Pointer(&dst[j]), bw: 4 * l.bWords(), steps: l.bk / 4, mins: l.mins}
+		packRow(&pw, w.typ, w.row(r+j))
 	}
 }
 

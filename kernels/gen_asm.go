@@ -693,93 +693,163 @@ func dequants() {
 	})
 }
 
+// storeSink stores widened chunk Zz (16 values) at element offset off of
+// the output row (DI).
+func storeSink(z, off int) { p("VMOVUPS Z%d, %d(DI)", z, 4*off) }
+
+// fmaSink accumulates widened chunk Zz times x (SI) at element offset off
+// into Z(off/16 % 4), the accumulator sgemm's dot gives that chunk.
+func fmaSink(z, off int) { p("VFMADD231PS %d(SI), Z%d, Z%d", 4*off, z, off/16%4) }
+
+func q4kSetup() {
+	p("VPBROADCASTD nib8<>+8(SB), Z7") // 0x0f0f0f0f: VPANDD on dwords of bytes keeps the low nibble
+	p("VMOVDQU32 q4kshift<>(SB), X25")
+	p("VPBROADCASTD kmask<>+0(SB), X26")
+	p("VPBROADCASTD kmask<>+4(SB), X27")
+	p("VPBROADCASTD kmask<>+8(SB), X28")
+}
+
+// q4kBody widens the Q4_K super-block at src, handing each 16 values to sink.
+// It uses Z4, Z5, Z10..Z13, Z16, Z22, Z23 and the 64-byte frame.
+func q4kBody(src string, sink func(z, off int)) {
+	p("VMOVDQU 4(%s), X10", src)
+	p("VPANDD X26, X10, X11")
+	p("VPSHUFD $0xaa, X10, X12")
+	p("VPSRLVD X25, X12, X12")
+	p("VPANDD X27, X12, X12")
+	p("VPSRLD $6, X10, X13")
+	p("VPANDD X28, X13, X13")
+	p("VPSLLD $4, X13, X13")
+	p("VPORD X13, X12, X12")
+	p("VPUNPCKLDQ X12, X11, X11") // bytes: sc0..7, m0..7
+	p("VPMOVZXBD X11, Z16")
+	p("VCVTDQ2PS Z16, Z16")
+	p("VPBROADCASTW (%s), X12", src)
+	p("VCVTPH2PS X12, Y12")
+	p("VPBROADCASTW 2(%s), X13", src)
+	p("VCVTPH2PS X13, Y13")
+	p("VINSERTF64X4 $1, Y13, Z12, Z12")
+	p("VMULPS Z12, Z16, Z16") // d·sc_j, dmin·m_j
+	p("VMOVUPS Z16, tmp-64(SP)")
+	for g := 0; g < 4; g++ {
+		for h := 0; h < 2; h++ {
+			p("VPMOVZXBD %d(%s), Z4", 16+32*g+16*h, src)
+			p("VPSRLD $4, Z4, Z5")
+			p("VPANDD Z7, Z4, Z4")
+			for k, z := range []int{4, 5} {
+				j := 2*g + k
+				p("VCVTDQ2PS Z%d, Z%d", z, z)
+				p("VBROADCASTSS tmp-%d(SP), Z22", 64-4*j)
+				p("VBROADCASTSS tmp-%d(SP), Z23", 64-4*(8+j))
+				p("VMULPS Z22, Z%d, Z%d", z, z)
+				p("VSUBPS Z23, Z%d, Z%d", z, z)
+				sink(z, 64*g+32*k+16*h)
+			}
+		}
+	}
+}
+
+func q6kSetup() {
+	p("VPBROADCASTB nib8<>+8(SB), Z6")
+	p("VPBROADCASTD kmask<>+12(SB), Z7") // 0x30
+	p("VPBROADCASTD thirtytwo<>(SB), Z8")
+}
+
+// q6kBody widens the Q6_K super-block at src, handing each 16 values to sink.
+// It uses Z12, Z14..Z21 and the 64-byte frame.
+func q6kBody(src string, sink func(z, off int)) {
+	p("VPMOVSXBD 192(%s), Z16", src)
+	p("VCVTDQ2PS Z16, Z16")
+	p("VPBROADCASTW 208(%s), Y12", src)
+	p("VCVTPH2PS Y12, Z12")
+	p("VMULPS Z12, Z16, Z16")
+	p("VMOVUPS Z16, tmp-64(SP)")
+	for h := 0; h < 2; h++ {
+		p("VMOVDQU64 %d(%s), Z14", 64*h, src)
+		p("VMOVDQU %d(%s), Y15", 128+32*h, src)
+		p("VPSLLW $4, Y15, Y16")
+		p("VPSLLW $2, Y15, Y17")
+		p("VINSERTI64X4 $1, Y17, Z16, Z16")
+		p("VPSRLW $2, Y15, Y17")
+		p("VINSERTI64X4 $1, Y17, Z15, Z17")
+		p("VPANDD Z7, Z16, Z16")
+		p("VPANDD Z7, Z17, Z17")
+		p("VPANDD Z6, Z14, Z18")
+		p("VPSRLW $4, Z14, Z19")
+		p("VPANDD Z6, Z19, Z19")
+		p("VPORD Z16, Z18, Z18") // elements 0..63 of the half
+		p("VPORD Z17, Z19, Z19") // 64..127
+		for m := 0; m < 8; m++ {
+			reg := 18 + m/4
+			j := 8*h + m
+			p("VEXTRACTI32X4 $%d, Z%d, X20", m%4, reg)
+			p("VPMOVZXBD X20, Z20")
+			p("VPSUBD Z8, Z20, Z20")
+			p("VCVTDQ2PS Z20, Z20")
+			p("VBROADCASTSS tmp-%d(SP), Z21", 64-4*j)
+			p("VMULPS Z21, Z20, Z20")
+			sink(20, 128*h+16*m)
+		}
+	}
+}
+
+// exactRowsSuper emits the fused Exact GEMV (the exactRows contract) for
+// 256-element super-blocks of bb bytes: sgemm's dot runs only 64-element
+// steps on such rows, so each 16 widened values go to accumulator
+// (offset/16) mod 4, super-block after super-block.
+func exactRowsSuper(name string, bb int, setup func(), body func(src string, sink func(z, off int))) {
+	fmt.Fprintf(&w, "// func %s(w *byte, stride, nrows int, x *float32, n int, out *float32)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $64-48\n", name)
+	p("MOVQ w+0(FP), BX")
+	p("MOVQ stride+8(FP), R14")
+	p("MOVQ nrows+16(FP), R13")
+	p("MOVQ out+40(FP), DI")
+	p("TESTQ R13, R13")
+	p("JZ %s_done", name)
+	setup()
+	label(name + "_row")
+	p("MOVQ BX, R8")
+	p("MOVQ x+24(FP), SI")
+	p("MOVQ n+32(FP), CX")
+	p("SHRQ $8, CX")
+	for i := 0; i < 4; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	label(name + "_sb")
+	body("R8", fmaSink)
+	p("ADDQ $%d, R8", bb)
+	p("ADDQ $1024, SI")
+	p("DECQ CX")
+	p("JNZ %s_sb", name)
+	p("VADDPS Z1, Z0, Z0")
+	p("VADDPS Z3, Z2, Z2")
+	p("VADDPS Z2, Z0, Z0")
+	p("VEXTRACTF64X4 $1, Z0, Y1")
+	p("VADDPS Y1, Y0, Y0")
+	p("VEXTRACTF128 $1, Y0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVHLPS X0, X0, X1")
+	p("VADDPS X1, X0, X0")
+	p("VMOVSHDUP X0, X1")
+	p("VADDSS X1, X0, X0")
+	p("VMOVSS X0, (DI)")
+	p("ADDQ $4, DI")
+	p("ADDQ R14, BX")
+	p("DECQ R13")
+	p("JNZ %s_row", name)
+	label(name + "_done")
+	p("VZEROUPPER")
+	p("RET")
+	w.WriteString("\n")
+}
+
 // dequantK emits the Q4_K and Q6_K widening (per 256-element super-block,
 // the same float operations as package quant: for Q4_K
 // float32(d·sc·q) − dmin·m with d·sc and dmin·m rounded first; for Q6_K
 // float32(d·sc)·(q − 32)). Per-sub-block scales go through a 64-byte frame.
 func dequantK() {
-	dequant("dequantQ4_K", 144, 1024, func() {
-		p("VPBROADCASTD nib8<>+8(SB), Z7") // 0x0f0f0f0f: VPANDD on dwords of bytes keeps the low nibble
-		p("VMOVDQU32 q4kshift<>(SB), X25")
-		p("VPBROADCASTD kmask<>+0(SB), X26")
-		p("VPBROADCASTD kmask<>+4(SB), X27")
-		p("VPBROADCASTD kmask<>+8(SB), X28")
-	}, func() {
-		p("VMOVDQU 4(SI), X10")
-		p("VPANDD X26, X10, X11")
-		p("VPSHUFD $0xaa, X10, X12")
-		p("VPSRLVD X25, X12, X12")
-		p("VPANDD X27, X12, X12")
-		p("VPSRLD $6, X10, X13")
-		p("VPANDD X28, X13, X13")
-		p("VPSLLD $4, X13, X13")
-		p("VPORD X13, X12, X12")
-		p("VPUNPCKLDQ X12, X11, X11") // bytes: sc0..7, m0..7
-		p("VPMOVZXBD X11, Z16")
-		p("VCVTDQ2PS Z16, Z16")
-		p("VPBROADCASTW (SI), X12")
-		p("VCVTPH2PS X12, Y12")
-		p("VPBROADCASTW 2(SI), X13")
-		p("VCVTPH2PS X13, Y13")
-		p("VINSERTF64X4 $1, Y13, Z12, Z12")
-		p("VMULPS Z12, Z16, Z16") // d·sc_j, dmin·m_j
-		p("VMOVUPS Z16, tmp-64(SP)")
-		for g := 0; g < 4; g++ {
-			for h := 0; h < 2; h++ {
-				p("VPMOVZXBD %d(SI), Z0", 16+32*g+16*h)
-				p("VPSRLD $4, Z0, Z1")
-				p("VPANDD Z7, Z0, Z0")
-				for k, z := range []int{0, 1} {
-					j := 2*g + k
-					p("VCVTDQ2PS Z%d, Z%d", z, z)
-					p("VBROADCASTSS tmp-%d(SP), Z2", 64-4*j)
-					p("VBROADCASTSS tmp-%d(SP), Z3", 64-4*(8+j))
-					p("VMULPS Z2, Z%d, Z%d", z, z)
-					p("VSUBPS Z3, Z%d, Z%d", z, z)
-					p("VMOVUPS Z%d, %d(DI)", z, 4*(64*g+32*k+16*h))
-				}
-			}
-		}
-	})
-	dequant("dequantQ6_K", 210, 1024, func() {
-		p("VPBROADCASTB nib8<>+8(SB), Z6")
-		p("VPBROADCASTD kmask<>+12(SB), Z7") // 0x30
-		p("VPBROADCASTD thirtytwo<>(SB), Z8")
-	}, func() {
-		p("VPMOVSXBD 192(SI), Z16")
-		p("VCVTDQ2PS Z16, Z16")
-		p("VPBROADCASTW 208(SI), Y12")
-		p("VCVTPH2PS Y12, Z12")
-		p("VMULPS Z12, Z16, Z16")
-		p("VMOVUPS Z16, tmp-64(SP)")
-		for h := 0; h < 2; h++ {
-			p("VMOVDQU64 %d(SI), Z14", 64*h)
-			p("VMOVDQU %d(SI), Y15", 128+32*h)
-			p("VPSLLW $4, Y15, Y16")
-			p("VPSLLW $2, Y15, Y17")
-			p("VINSERTI64X4 $1, Y17, Z16, Z16")
-			p("VPSRLW $2, Y15, Y17")
-			p("VINSERTI64X4 $1, Y17, Z15, Z17")
-			p("VPANDD Z7, Z16, Z16")
-			p("VPANDD Z7, Z17, Z17")
-			p("VPANDD Z6, Z14, Z18")
-			p("VPSRLW $4, Z14, Z19")
-			p("VPANDD Z6, Z19, Z19")
-			p("VPORD Z16, Z18, Z18") // elements 0..63 of the half
-			p("VPORD Z17, Z19, Z19") // 64..127
-			for m := 0; m < 8; m++ {
-				src := 18 + m/4
-				j := 8*h + m
-				p("VEXTRACTI32X4 $%d, Z%d, X20", m%4, src)
-				p("VPMOVZXBD X20, Z20")
-				p("VPSUBD Z8, Z20, Z20")
-				p("VCVTDQ2PS Z20, Z20")
-				p("VBROADCASTSS tmp-%d(SP), Z21", 64-4*j)
-				p("VMULPS Z21, Z20, Z20")
-				p("VMOVUPS Z20, %d(DI)", 4*(128*h+16*m))
-			}
-		}
-	})
+	dequant("dequantQ4_K", 144, 1024, q4kSetup, func() { q4kBody("SI", storeSink) })
+	dequant("dequantQ6_K", 210, 1024, q6kSetup, func() { q6kBody("SI", storeSink) })
 }
 
 // gemvF16: F16 rows widened with VCVTPH2PS against fp32 activations.
@@ -1074,6 +1144,14 @@ func q8kAVX512() {
 // bit for bit sgemm.Dot(x, widened row). load(z, off) widens 16 weights at
 // byte offset off (element offset off/esize) of the row at R8 into Zz.
 func exactRows(name string, esize int, load func(z, off int)) {
+	exactRowsBlocks(name, 64*esize, 16*esize, func(z, i int) { load(z, 16*esize*i) })
+}
+
+// exactRowsBlocks is exactRows for rows of step64 bytes per 64 elements,
+// where load(z, i) widens 16-element chunk i (0..3) of the current 64 and
+// the row pointer moves step16 bytes per 16-element tail chunk (0 for block
+// types, whose 32-element tail block is widened by load(z, 0) and load(z, 1)).
+func exactRowsBlocks(name string, step64, step16 int, load func(z, i int)) {
 	fmt.Fprintf(&w, "// func %s(w *byte, stride, nrows int, x *float32, n int, out *float32)\n", name)
 	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
 	p("MOVQ w+0(FP), BX")
@@ -1093,10 +1171,10 @@ func exactRows(name string, esize int, load func(z, off int)) {
 	p("JLT %s_16", name)
 	label(name + "_64")
 	for i := 0; i < 4; i++ {
-		load(4+i, 16*esize*i)
+		load(4+i, i)
 		p("VFMADD231PS %d(SI), Z%d, Z%d", 64*i, 4+i, i)
 	}
-	p("ADDQ $%d, R8", 64*esize)
+	p("ADDQ $%d, R8", step64)
 	p("ADDQ $256, SI")
 	p("SUBQ $64, CX")
 	p("CMPQ CX, $64")
@@ -1104,12 +1182,19 @@ func exactRows(name string, esize int, load func(z, off int)) {
 	label(name + "_16")
 	p("CMPQ CX, $16")
 	p("JLT %s_reduce", name)
-	load(4, 0)
-	p("VFMADD231PS (SI), Z4, Z0")
-	p("ADDQ $%d, R8", 16*esize)
-	p("ADDQ $64, SI")
-	p("SUBQ $16, CX")
-	p("JMP %s_16", name)
+	if step16 > 0 {
+		load(4, 0)
+		p("VFMADD231PS (SI), Z4, Z0")
+		p("ADDQ $%d, R8", step16)
+		p("ADDQ $64, SI")
+		p("SUBQ $16, CX")
+		p("JMP %s_16", name)
+	} else { // one 32-element block: its two chunks in sgemm's order
+		load(4, 0)
+		p("VFMADD231PS (SI), Z4, Z0")
+		load(5, 1)
+		p("VFMADD231PS 64(SI), Z5, Z0")
+	}
 	label(name + "_reduce")
 	p("VADDPS Z1, Z0, Z0")
 	p("VADDPS Z3, Z2, Z2")
@@ -1376,6 +1461,17 @@ func main() {
 	})
 	exactRows("exactRowsF16", 2, func(z, off int) {
 		p("VCVTPH2PS %d(R8), Z%d", off, z)
+	})
+	exactRowsSuper("exactRowsQ4_K", 144, q4kSetup, q4kBody)
+	exactRowsSuper("exactRowsQ6_K", 210, q6kSetup, q6kBody)
+	// Q8_0: chunk i is half i%2 of block i/2; w = float32(q)·d as quant does.
+	exactRowsBlocks("exactRowsQ8_0", 68, 0, func(z, i int) {
+		blk := 34 * (i / 2)
+		p("VPMOVSXBD %d(R8), Z%d", blk+2+16*(i%2), z)
+		p("VCVTDQ2PS Z%d, Z%d", z, z)
+		p("VPBROADCASTW %d(R8), Y%d", blk, 8+z)
+		p("VCVTPH2PS Y%d, Z%d", 8+z, 8+z)
+		p("VMULPS Z%d, Z%d, Z%d", 8+z, z, z)
 	})
 	w.WriteString("DATA eight<>+0(SB)/4, $8\nGLOBL eight<>(SB), RODATA|NOPTR, $4\n\n")
 	dequants()

@@ -161,6 +161,15 @@ func actQ8_KAVX512(q []int8, d []float32, bs []int16, x []float32) {
 func exactRowsBF16(w *byte, stride, nrows int, x *float32, n int, out *float32)
 
 //go:noescape
+func exactRowsQ8_0(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
+func exactRowsQ4_K(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
+func exactRowsQ6_K(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
 func exactRowsF16(w *byte, stride, nrows int, x *float32, n int, out *float32)
 
 // exactGEMV is Exact mode for decode (n ≤ 8, where sgemm takes its dot path)
@@ -206,6 +215,9 @@ var vnniSet = func() kernelSet {
 	k.actQ8_K = actQ8_KAVX512
 	k.exact[BF16] = exactGEMV(exactRowsBF16)
 	k.exact[F16] = exactGEMV(exactRowsF16)
+	k.exact[Q8_0] = exactGEMV(exactRowsQ8_0)
+	k.exact[Q4_K] = exactGEMV(exactRowsQ4_K)
+	k.exact[Q6_K] = exactGEMV(exactRowsQ6_K)
 	k.fast[Q8_0] = gemmQ8Fast(fastAsm(gemvQ8_0VNNI))
 	k.fast[Q4_0] = gemmQ8Fast(fastAsm(gemvQ4_0VNNI))
 	k.fast[Q4_K] = gemmQ8Fast(fastAsm(gemvQ4_KAVX512))
@@ -213,6 +225,8 @@ var vnniSet = func() kernelSet {
 	if cpu.X86.HasAVX512BF16 {
 		k.name += "+bf16"
 		k.fast[BF16] = gemmBF16Fast
+	} else {
+		k.fast[BF16] = fastAsm(gemvBF16AVX2) // widened bf16, same semantics
 	}
 	return k
 }()

@@ -13,10 +13,10 @@ import (
 // `go run ./bench/hostile`, not asserted.)
 func TestHostileInputs(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds retrofit and runs 148 hostile inputs (~30 s)")
+		t.Skip("builds retrofit and runs 148 hostile inputs")
 	}
 	testutil.Fixture(t, "qwen3-micro")
-	results, err := runAll(testutil.Root(t), false)
+	results, err := runAll(testutil.Root(t), false, 4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,9 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"flag"
 	"fmt"
+	"hash/maphash"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -56,14 +57,15 @@ func main() {
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		fail("run from the repository root")
 	}
-	results, err := runAll(root, *verbose)
+	results, err := runAll(root, *verbose, 1)
 	check(err)
 	report(results)
 }
 
 // runAll builds retrofit from the repository at root, writes the hostile
-// inputs to a temporary directory and runs every case.
-func runAll(root string, verbose bool) ([]result, error) {
+// inputs to a temporary directory and runs every case, workers at a time
+// (1 for the measured table).
+func runAll(root string, verbose bool, workers int) ([]result, error) {
 	work, err := os.MkdirTemp("", "retrofit-hostile-")
 	if err != nil {
 		return nil, err
@@ -80,24 +82,46 @@ func runAll(root string, verbose bool) ([]result, error) {
 	if err := os.MkdirAll(g.dir, 0o755); err != nil {
 		return nil, err
 	}
-	var results []result
-	for _, c := range g.all() {
-		r := runCase(bin, g.dir, c)
-		if verbose || r.panicked || r.unclear || len(r.clobbered) > 0 {
-			flag := ""
-			switch {
-			case r.panicked:
-				flag = "PANIC "
-			case len(r.clobbered) > 0:
-				flag = "CLOBBERED "
-			case r.unclear:
-				flag = "UNCLEAR "
+	cases := g.all()
+	results := make([]result, len(cases))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for w := 0; w < max(workers, 1); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r := runCase(bin, g.dir, cases[i])
+				results[i] = r
+				if verbose || r.panicked || r.unclear || len(r.clobbered) > 0 {
+					mu.Lock()
+					printResult(r)
+					mu.Unlock()
+				}
 			}
-			fmt.Fprintf(os.Stderr, "%s%-10s %-40s exit %d %6.2fs %5d MB  %s\n", flag, c.kind, c.name, r.code, r.took.Seconds(), r.rssKB>>10, firstLine(r.stderr))
-		}
-		results = append(results, r)
+		}()
 	}
+	for i := range cases {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	return results, nil
+}
+
+// printResult prints one case's line to stderr.
+func printResult(r result) {
+	flag := ""
+	switch {
+	case r.panicked:
+		flag = "PANIC "
+	case len(r.clobbered) > 0:
+		flag = "CLOBBERED "
+	case r.unclear:
+		flag = "UNCLEAR "
+	}
+	fmt.Fprintf(os.Stderr, "%s%-10s %-40s exit %d %6.2fs %5d MB  %s\n", flag, r.kind, r.name, r.code, r.took.Seconds(), r.rssKB>>10, firstLine(r.stderr))
 }
 
 // runCase runs one case and judges it.
@@ -105,8 +129,11 @@ func runCase(bin, dir string, c hcase) result {
 	before := hashInputs(dir, c.args)
 	// GNU time reports the child's own peak RSS (a child started directly
 	// from this process would inherit this process's high-water mark).
-	rssFile := filepath.Join(filepath.Dir(bin), "rss")
-	os.Remove(rssFile)
+	f, err := os.CreateTemp(filepath.Dir(bin), "rss-")
+	check(err)
+	f.Close()
+	rssFile := f.Name()
+	defer os.Remove(rssFile)
 	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, bin}, c.args...)...)
 	if _, err := os.Stat("/usr/bin/time"); err != nil {
 		// Without GNU time: the child's own rusage, which on Linux also
@@ -168,10 +195,13 @@ func stripProgress(s string) string {
 	return strings.Join(keep, "\n")
 }
 
+// hashSeed keys the content hashes compared before and after each run.
+var hashSeed = maphash.MakeSeed()
+
 // hashInputs hashes every regular file named by an argument, or under a
 // directory named by one (following links), relative to dir.
-func hashInputs(dir string, args []string) map[string][32]byte {
-	out := map[string][32]byte{}
+func hashInputs(dir string, args []string) map[string]uint64 {
+	out := map[string]uint64{}
 	for _, a := range args {
 		if !filepath.IsAbs(a) {
 			a = filepath.Join(dir, a)
@@ -184,7 +214,7 @@ func hashInputs(dir string, args []string) map[string][32]byte {
 				return nil
 			}
 			if b, err := os.ReadFile(p); err == nil {
-				out[p] = sha256.Sum256(b)
+				out[p] = maphash.Bytes(hashSeed, b)
 			}
 			return nil
 		})
