@@ -28,6 +28,9 @@ func (c config) tool(name string) string { return filepath.Join(c.llama, name) }
 
 // file returns the GGUF of model in type typ, making it when missing.
 func (c config) file(modelName, typ string) (string, error) {
+	if typ == "hf" { // the safetensors checkpoint itself
+		return c.checkpoint(modelName)
+	}
 	if modelName == "qwen3-micro" && typ != "q4_k_m" {
 		p := filepath.Join(c.fixtures, "qwen3-micro-"+typ+".gguf")
 		_, err := os.Stat(p)
@@ -38,11 +41,15 @@ func (c config) file(modelName, typ string) (string, error) {
 		return p, nil
 	}
 	if typ == "q4_k_m" {
-		src, err := c.file(modelName, "bf16")
+		from := "bf16"
+		if modelName == "qwen3-8b" { // requantized from Q8_0: half the bytes to write
+			from = "q8_0"
+		}
+		src, err := c.file(modelName, from)
 		if err != nil {
 			return "", err
 		}
-		cmd := exec.Command(c.tool("llama-quantize"), src, p+".tmp", "Q4_K_M", fmt.Sprint(c.threads))
+		cmd := exec.Command(c.tool("llama-quantize"), "--allow-requantize", src, p+".tmp", "Q4_K_M", fmt.Sprint(c.threads))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("llama-quantize %s: %v\n%s", src, err, tail(out))
 		}
@@ -68,8 +75,8 @@ func (c config) file(modelName, typ string) (string, error) {
 // checkpoint returns the HF directory of a synthesized shape (or the
 // fixture's qwen3-micro), writing it when missing.
 func (c config) checkpoint(modelName string) (string, error) {
-	if modelName == "qwen3-micro" {
-		return filepath.Join(c.fixtures, "qwen3-micro"), nil
+	if modelName == "qwen3-micro" || modelName == "qwen3-small" {
+		return filepath.Join(c.fixtures, modelName), nil
 	}
 	dir := filepath.Join(c.dir, modelName)
 	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err == nil {

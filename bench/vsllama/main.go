@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -33,13 +34,18 @@ type config struct {
 	depth    int
 	mode     string
 	tests    string
+	rssEval  int
+	rssGen   int
+	rssCalib int
+	rssCmds  string
 	cache    string
 }
 
 func main() {
 	var c config
 	var models, types string
-	var rss bool
+	var rss, accuracy, makeOnly bool
+	var chunks int
 	var retrofitBin string
 	flag.StringVar(&c.llama, "llama", "", "directory holding llama.cpp's llama-bench and llama-quantize (default: from /work/llama/READY-stock)")
 	flag.StringVar(&c.dir, "dir", filepath.Join(os.TempDir(), "vsllama"), "where the model files are made and kept")
@@ -53,10 +59,30 @@ func main() {
 	flag.StringVar(&models, "models", "qwen3-0.6b,qwen3-micro", "models: qwen3-0.6b, qwen3-4b, qwen3-8b (synthesized) or qwen3-micro")
 	flag.StringVar(&types, "types", "bf16,q8_0,q4_k_m", "GGUF types: bf16, q8_0, q4_k_m")
 	flag.BoolVar(&rss, "rss", false, "measure peak RSS of retrofit eval, generate and kvsharer --plan instead of speed")
+	flag.BoolVar(&accuracy, "accuracy", false, "compare fast-mode perplexity and greedy output with llama.cpp on qwen3-small instead of speed")
+	flag.BoolVar(&makeOnly, "make", false, "only make the model files")
+	flag.IntVar(&chunks, "chunks", 20, "512-token windows scored by -accuracy")
+	flag.IntVar(&c.rssEval, "rss-eval", 1024, "tokens the -rss eval runs score")
+	flag.IntVar(&c.rssGen, "rss-gen", 64, "tokens the -rss generate runs make")
+	flag.IntVar(&c.rssCalib, "rss-calib", 8, "calibration samples of 128 tokens for the -rss kvsharer run")
+	flag.StringVar(&c.rssCmds, "rss-cmds", "eval,eval-fast,generate,kvsharer", "the -rss commands to run")
 	flag.StringVar(&retrofitBin, "retrofit", "", "retrofit binary for -rss (default: built into -dir)")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	runtime.GOMAXPROCS(c.threads)
+	if makeOnly {
+		for _, m := range strings.Split(models, ",") {
+			for _, t := range strings.Split(types, ",") {
+				p, err := c.file(m, t)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "vsllama:", err)
+					os.Exit(1)
+				}
+				fmt.Println(p)
+			}
+		}
+		return
+	}
 	if *prof != "" {
 		f, err := os.Create(*prof)
 		if err == nil {
@@ -68,14 +94,14 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(c, strings.Split(models, ","), strings.Split(types, ","), rss, retrofitBin); err != nil {
+	if err := run(c, strings.Split(models, ","), strings.Split(types, ","), rss, accuracy, chunks, retrofitBin); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "vsllama:", err)
 		os.Exit(1)
 	}
 }
 
-func run(c config, models, types []string, rss bool, retrofitBin string) error {
+func run(c config, models, types []string, rss, accuracy bool, chunks int, retrofitBin string) error {
 	if c.llama == "" {
 		if b, err := os.ReadFile("/work/llama/READY-stock"); err == nil {
 			c.llama = llamaDir(string(b))
@@ -83,8 +109,17 @@ func run(c config, models, types []string, rss bool, retrofitBin string) error {
 			fmt.Fprintln(os.Stderr, "vsllama: no -llama given and no /work/llama/READY-stock: retrofit only")
 		}
 	}
+	if (rss || accuracy) && retrofitBin == "" {
+		retrofitBin = filepath.Join(c.dir, "retrofit")
+		if out, err := exec.Command("go", "build", "-o", retrofitBin, "./cmd/retrofit").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
 	if rss {
 		return rssTable(c, models, types, retrofitBin)
+	}
+	if accuracy {
+		return accuracyTable(c, types, chunks, retrofitBin)
 	}
 	return speedTable(c, models, types)
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/retrofit-llm/retrofit/loaders"
@@ -14,12 +16,6 @@ import (
 // (one process each, one at a time) and prints their peak RSS against the
 // budget weights + KV cache + 300 MB.
 func rssTable(c config, models, types []string, bin string) error {
-	if bin == "" {
-		bin = filepath.Join(c.dir, "retrofit")
-		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/retrofit").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	}
 	text := filepath.Join(c.fixtures, "docs-val.txt")
 	calib := filepath.Join(c.fixtures, "docs-train.txt")
 	fmt.Printf("peak RSS (VmHWM of the process) of retrofit commands; budget = weight bytes + KV cache + 300 MB\n\n")
@@ -42,18 +38,21 @@ func rssTable(c config, models, types []string, bin string) error {
 			kvRow := int64(m.Config.Layers) * 2 * int64(m.Config.KVHeads*m.Config.HeadDim)
 			m.Close()
 			runs := []struct {
-				name, cache string
-				ctx         int64
-				bytesPerVal int64
-				args        []string
+				key, name, cache string
+				ctx              int64
+				bytesPerVal      int64
+				args             []string
 			}{
-				{"eval (ctx 512, 2 windows)", "exact, f32", 512, 4, []string{"eval", path, "--text", text, "--max-tokens", "1024"}},
-				{"eval --fast", "fast, f16", 512, 2, []string{"eval", path, "--text", text, "--max-tokens", "1024", "--fast"}},
-				{"generate 64", "fast, f16", 80, 2, []string{"generate", path, "--prompt", "The Python list type", "--max-tokens", "64"}},
-				{"kvsharer --plan (8 × 128)", "exact, f32", 128, 4, []string{"convert", path, "--to", "kvsharer", "--opt", "share=0.25",
-					"--calib", calib, "--calib-samples", "8", "--calib-ctx", "128", "--plan"}},
+				{"eval", fmt.Sprintf("eval (%d tokens, ctx 512)", c.rssEval), "exact, f32", 512, 4, []string{"eval", path, "--text", text, "--max-tokens", fmt.Sprint(c.rssEval)}},
+				{"eval-fast", fmt.Sprintf("eval --fast (%d tokens)", c.rssEval), "fast, f16", 512, 2, []string{"eval", path, "--text", text, "--max-tokens", fmt.Sprint(c.rssEval), "--fast"}},
+				{"generate", fmt.Sprintf("generate %d", c.rssGen), "fast, f16", int64(c.rssGen + 16), 2, []string{"generate", path, "--prompt", "The Python list type", "--max-tokens", fmt.Sprint(c.rssGen)}},
+				{"kvsharer", fmt.Sprintf("kvsharer --plan (%d × 128)", c.rssCalib), "exact, f32", 128, 4, []string{"convert", path, "--to", "kvsharer", "--opt", "share=0.25",
+					"--calib", calib, "--calib-samples", fmt.Sprint(c.rssCalib), "--calib-ctx", "128", "--plan"}},
 			}
 			for _, r := range runs {
+				if !slices.Contains(strings.Split(c.rssCmds, ","), r.key) {
+					continue
+				}
 				rss, wall, err := peakRSS(bin, r.args)
 				if err != nil {
 					return fmt.Errorf("%s %v: %w", bin, r.args, err)

@@ -379,12 +379,14 @@ func (s *search) similarity(kv []int, from int) (float64, error) {
 				return
 			}
 			h := make([]float32, t*s.cfg.Hidden)
+			cache := e.NewCache(t)
 			for i := w; i < len(s.samples); i += workers {
 				opts := &engine.ForwardOptions{LastOnly: true, Hidden: h}
 				if s.accepted != nil && from > 0 {
 					opts.Resume = &engine.Resume{Layer: from, Input: s.accepted[i].inputs[from], Cache: s.accepted[i].cache}
 				}
-				if _, err := e.Forward(s.samples[i], e.NewCache(t), opts); err != nil {
+				cache.Reset()
+				if _, err := e.Forward(s.samples[i], cache, opts); err != nil {
 					errs[w] = err
 					return
 				}
