@@ -412,3 +412,29 @@ func readSafetensors(t *testing.T, path string) map[string]*stTensor {
 	}
 	return out
 }
+
+// TestLlamaCppWarmStartRefused: a Depth-Attention warm start still annealing
+// its self-score bias (retrofit.depth_self_bias) is refused by the patched
+// llama.cpp, which does not implement the bias, instead of running as plain
+// Depth-Attention.
+func TestLlamaCppWarmStartRefused(t *testing.T) {
+	bin := llamaBin(t, "RETROFIT_LLAMA_CPP", "patched")
+	dir := t.TempDir()
+	c := layoutCase{fixture: "qwen3-micro", name: "depthattn-s3-warm",
+		steps: []step{{"depthattn", map[string]string{"stride": "3", "warm": "on"}}}}
+	m := c.build(t, nil)
+	if m.Layout.DepthSelfBias == 0 {
+		t.Fatal("warm=on left depth_self_bias at 0")
+	}
+	gguf := filepath.Join(dir, "warm.gguf")
+	if err := export.GGUF(m, gguf, export.GGUFOptions{DType: model.F32}); err != nil {
+		t.Fatal(err)
+	}
+	ids := readSafetensors(t, testutil.Fixture(t, "qwen3-micro-refs.safetensors"))["ids_docs_val"].ints()
+	idsFile := filepath.Join(dir, "ids")
+	writeIDs(t, idsFile, ids[:65])
+	r, err := runCheck(t, bin, gguf, idsFile)
+	if err == nil || !strings.Contains(r.Log, "retrofit.depth_self_bias is set") {
+		t.Errorf("patched llama.cpp did not refuse a warm start mid-anneal (err %v):\n%s", err, tail(r.Log, 3000))
+	}
+}
