@@ -357,15 +357,35 @@ func (s *search) pairs() []Pair {
 
 // similarity runs the samples under kv_source kv and returns the cosine
 // similarity of the flattened final hidden states with the original's,
-// averaged over samples. Samples run concurrently on engines sharing the
-// weights (one per CPU); the average is summed in sample order, so the
-// result does not depend on scheduling. Layers below from are the accepted
-// layout's: their results are reused, not recomputed.
+// averaged over samples.
 func (s *search) similarity(kv []int, from int) (float64, error) {
+	t := len(s.samples[0])
+	return s.mean(kv, from, func(e *engine.Engine) scoreFunc {
+		h := make([]float32, t*s.cfg.Hidden)
+		cache := e.NewCache(t)
+		return func(i int, resume *engine.Resume) (float64, error) {
+			cache.Reset()
+			opts := &engine.ForwardOptions{LastOnly: true, Hidden: h, Resume: resume}
+			if _, err := e.Forward(s.samples[i], cache, opts); err != nil {
+				return 0, err
+			}
+			return cosine(h, s.hidden[i]), nil
+		}
+	})
+}
+
+// scoreFunc scores sample i on one engine, resuming at resume when non-nil.
+type scoreFunc func(i int, resume *engine.Resume) (float64, error)
+
+// mean scores every sample under kv_source kv and returns the scores' mean.
+// Samples run concurrently on engines sharing the weights (one per CPU, each
+// with the scorer newScorer makes for it); the mean is summed in sample
+// order, so the result does not depend on scheduling. Layers below from are
+// the accepted layout's: their results are reused, not recomputed.
+func (s *search) mean(kv []int, from int, newScorer func(e *engine.Engine) scoreFunc) (float64, error) {
 	l := s.layout.Clone()
 	l.KVSource = kv
-	t := len(s.samples[0])
-	sims := make([]float64, len(s.samples))
+	scores := make([]float64, len(s.samples))
 	workers := min(runtime.GOMAXPROCS(0), len(s.samples))
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -378,19 +398,16 @@ func (s *search) similarity(kv []int, from int) (float64, error) {
 				errs[w] = err
 				return
 			}
-			h := make([]float32, t*s.cfg.Hidden)
-			cache := e.NewCache(t)
+			score := newScorer(e)
 			for i := w; i < len(s.samples); i += workers {
-				opts := &engine.ForwardOptions{LastOnly: true, Hidden: h}
+				var resume *engine.Resume
 				if s.accepted != nil && from > 0 {
-					opts.Resume = &engine.Resume{Layer: from, Input: s.accepted[i].inputs[from], Cache: s.accepted[i].cache}
+					resume = &engine.Resume{Layer: from, Input: s.accepted[i].inputs[from], Cache: s.accepted[i].cache}
 				}
-				cache.Reset()
-				if _, err := e.Forward(s.samples[i], cache, opts); err != nil {
+				if scores[i], err = score(i, resume); err != nil {
 					errs[w] = err
 					return
 				}
-				sims[i] = cosine(h, s.hidden[i])
 			}
 		}(w)
 	}
@@ -399,7 +416,7 @@ func (s *search) similarity(kv []int, from int) (float64, error) {
 		return 0, err
 	}
 	var sum float64
-	for _, x := range sims {
+	for _, x := range scores {
 		sum += x
 	}
 	return sum / float64(len(s.samples)), nil

@@ -1,11 +1,8 @@
 package kvsharer
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/internal/numerics"
@@ -70,54 +67,24 @@ func (s *search) lossSearch(a args, env transforms.Env) (kv []int, replaced, tri
 	return kv, replaced, tried, nil
 }
 
-// calibNLL runs the samples under kv_source kv and returns the mean NLL of
-// each sample's next tokens (t−1 per sample). Samples run concurrently on
-// engines sharing the weights; the sum is taken in sample order, so the
-// result does not depend on scheduling. Layers below from are the accepted
-// layout's: their results are reused, not recomputed. Logits come in
-// blocks (engine OnLogits), so memory stays bounded for any vocabulary.
+// calibNLL runs the samples under kv_source kv (through search.mean) and
+// returns the mean NLL of each sample's next tokens (t−1 per sample). Logits
+// come in blocks (engine OnLogits), so memory stays bounded for any
+// vocabulary.
 func (s *search) calibNLL(kv []int, from int) (float64, error) {
-	l := s.layout.Clone()
-	l.KVSource = kv
 	t := len(s.samples[0])
-	sums := make([]float64, len(s.samples))
-	workers := min(runtime.GOMAXPROCS(0), len(s.samples))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			e, err := s.base.WithLayout(l)
-			if err != nil {
-				errs[w] = err
-				return
-			}
-			v := s.cfg.VocabSize
-			for i := w; i < len(s.samples); i += workers {
-				ids := s.samples[i]
-				opts := &engine.ForwardOptions{OnLogits: func(row0 int, logits []float32) {
-					for r := 0; r*v < len(logits) && row0+r+1 < t; r++ {
-						sums[i] += numerics.NLL(logits[r*v:(r+1)*v], ids[row0+r+1])
-					}
-				}}
-				if s.accepted != nil && from > 0 {
-					opts.Resume = &engine.Resume{Layer: from, Input: s.accepted[i].inputs[from], Cache: s.accepted[i].cache}
+	v := s.cfg.VocabSize
+	mean, err := s.mean(kv, from, func(e *engine.Engine) scoreFunc {
+		return func(i int, resume *engine.Resume) (float64, error) {
+			ids, sum := s.samples[i], 0.0
+			opts := &engine.ForwardOptions{Resume: resume, OnLogits: func(row0 int, logits []float32) {
+				for r := 0; r*v < len(logits) && row0+r+1 < t; r++ {
+					sum += numerics.NLL(logits[r*v:(r+1)*v], ids[row0+r+1])
 				}
-				if _, err := e.Forward(ids, e.NewCache(t), opts); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return 0, err
-	}
-	var sum float64
-	for _, x := range sums {
-		sum += x
-	}
-	return sum / float64(len(s.samples)*(t-1)), nil
+			}}
+			_, err := e.Forward(ids, e.NewCache(t), opts)
+			return sum, err
+		}
+	})
+	return mean / float64(t-1), err
 }
