@@ -46,6 +46,12 @@ func spawn(n int, fn func(worker int)) {
 // parks.
 const pollFor = 2 * time.Millisecond
 
+// yieldEvery is how many polls a waiting goroutine makes between yields of
+// its P (a few µs): often enough that goroutines waiting for a P (more
+// workers than GOMAXPROCS, the garbage collector) are not held up, rarely
+// enough that polling stays out of the scheduler.
+const yieldEvery = 1024
+
 // task is one Parallel call as the workers see it; it is never modified
 // once published.
 type task struct {
@@ -88,8 +94,8 @@ func (p *pool) run(n int, fn func(worker int)) {
 		p.mu.Unlock()
 	}
 	fn(0)
-	for i := 0; p.pending.Load() > 0; i++ {
-		if i&15 == 15 {
+	for i := 1; p.pending.Load() > 0; i++ {
+		if i%yieldEvery == 0 {
 			runtime.Gosched()
 		}
 	}
@@ -115,7 +121,7 @@ func (p *pool) next(seen uint64) *task {
 		if t := p.cur.Load(); t.gen != seen {
 			return t
 		}
-		if i&63 == 63 {
+		if i%yieldEvery == yieldEvery-1 {
 			if time.Since(start) > pollFor {
 				break
 			}
