@@ -1,0 +1,73 @@
+//go:build arm64 && !purego
+
+package kernels
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+//go:generate go run gen_neon.go
+
+//go:noescape
+func gemvQ8_0SDOT(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
+func gemvQ4_0SDOT(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
+func gemvBF16NEON(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
+func dequantBF16NEON(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantF16NEON(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantQ8_0NEON(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantQ4_0NEON(dst *float32, src *byte, nb int)
+
+// neonSet needs only ASIMD, part of the ARMv8-A base every arm64 CPU has:
+// the Fast BF16 GEMV (FMLA, the portable kernel's summation order) and row
+// widening for Exact mode of BF16, F16, Q8_0 and Q4_0, whose rows then go
+// through package sgemm's NEON kernels.
+var neonSet = func() kernelSet {
+	k := genericSet
+	k.name = "neon"
+	k.fast[BF16] = fastAsm(gemvBF16NEON)
+	k.decode[BF16] = decodeAsm(dequantBF16NEON)
+	k.decode[F16] = decodeAsm(dequantF16NEON)
+	k.decode[Q8_0] = decodeAsm(dequantQ8_0NEON)
+	k.decode[Q4_0] = decodeAsm(dequantQ4_0NEON)
+	return k
+}()
+
+// dotprodSet adds the Fast Q8_0 and Q4_0 GEMV with SDOT (ARMv8.2 dotprod):
+// exact int32 block sums, scaled and summed in fp32 in the portable
+// kernel's order, so its results are the portable kernel's bit for bit.
+var dotprodSet = func() kernelSet {
+	k := neonSet
+	k.name = "neon+dotprod"
+	k.fast[Q8_0] = fastAsm(gemvQ8_0SDOT)
+	k.fast[Q4_0] = fastAsm(gemvQ4_0SDOT)
+	return k
+}()
+
+func init() {
+	active = &neonSet
+	if cpu.ARM64.HasASIMDDP {
+		active = &dotprodSet
+	}
+}
+
+func availableSets() []*kernelSet {
+	l := []*kernelSet{&genericSet, &neonSet}
+	if cpu.ARM64.HasASIMDDP {
+		l = append(l, &dotprodSet)
+	}
+	return l
+}
