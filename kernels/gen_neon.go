@@ -81,6 +81,27 @@ func fmulElem(d, n, m, idx int) {
 	word(enc, "FMUL V%d.4S, V%d.4S, V%d.S[%d]", d, n, m, idx)
 }
 
+// fmul4: FMUL Vd.4S, Vn.4S, Vm.4S.
+func fmul4(d, n, m int) {
+	word(0x6E20DC00|uint32(m)<<16|rdn(d, n), "FMUL V%d.4S, V%d.4S, V%d.4S", d, n, m)
+}
+
+// mul4 and mla4: MUL / MLA Vd.4S, Vn.4S, Vm.4S (int32 lanes).
+func mul4(d, n, m int) {
+	word(0x4EA09C00|uint32(m)<<16|rdn(d, n), "MUL V%d.4S, V%d.4S, V%d.4S", d, n, m)
+}
+func mla4(d, n, m int) {
+	word(0x4EA09400|uint32(m)<<16|rdn(d, n), "MLA V%d.4S, V%d.4S, V%d.4S", d, n, m)
+}
+
+// smull and smlal2: SMULL Vd.4S, Vn.4H, Vm.4H and SMLAL2 Vd.4S, Vn.8H, Vm.8H.
+func smull(d, n, m int) {
+	word(0x0E60C000|uint32(m)<<16|rdn(d, n), "SMULL V%d.4S, V%d.4H, V%d.4H", d, n, m)
+}
+func smlal2(d, n, m int) {
+	word(0x4E608000|uint32(m)<<16|rdn(d, n), "SMLAL2 V%d.4S, V%d.8H, V%d.8H", d, n, m)
+}
+
 // faddpS: FADDP Sd, Vn.2S.
 func faddpS(d, n int) { word(0x7E30D800|rdn(d, n), "FADDP S%d, V%d.2S", d, n) }
 
@@ -148,26 +169,30 @@ func gemvFrame(g gemvSpec) {
 	w.WriteString("\n")
 }
 
+// rowSum is the register of the quantized kernels' fp32 row sum, one no
+// block body touches.
+var rowSum = 7
+
 // scaleAdd finishes a 32-block of a Q8_0-activation kernel: the int32 lane
 // sums in V(acc) are added (exact), converted to fp32 and multiplied by
-// dw·dx, then added to the row sum F7 — each operation rounded, in the
-// order of the portable dotQ8_0.
+// dw·dx, then added to the row sum — each operation rounded, in the order
+// of the portable dotQ8_0.
 func scaleAdd(acc, t int) {
 	p("VADDV V%d.S4, V%d", acc, acc)
 	scvtfS(acc, acc)
 	p("FMOVS.P 4(R10), F%d", t+1)
 	p("FMULS F%d, F%d, F%d", t+1, t, t) // dw·dx
 	p("FMULS F%d, F%d, F%d", t, acc, acc)
-	p("FADDS F%d, F7, F7", acc)
+	p("FADDS F%d, F%d, F%d", acc, rowSum, rowSum)
 }
 
-func zeroF7()  { p("VEOR V7.B16, V7.B16, V7.B16") }
-func storeF7() { p("FMOVS.P F7, 4(R7)") }
+func zeroSum()  { p("VEOR V%d.B16, V%d.B16, V%d.B16", rowSum, rowSum, rowSum) }
+func storeSum() { p("FMOVS.P F%d, 4(R7)", rowSum) }
 
 // gemvQ8_0: W blocks of 34 bytes (fp16 dw, 32 int8); activations 32 int8
 // per block with fp32 scales. Two SDOTs give four lane sums of the block.
 func gemvQ8_0() {
-	gemvFrame(gemvSpec{name: "gemvQ8_0SDOT", zero: zeroF7, finish: storeF7, body: func(u int) {
+	gemvFrame(gemvSpec{name: "gemvQ8_0SDOT", zero: zeroSum, finish: storeSum, body: func(u int) {
 		x, wv, acc := 16+4*u, 18+4*u, 24+2*u
 		p("VLD1.P 32(R9), [V%d.B16, V%d.B16]", x, x+1)
 		halfTo(2*u+1, "R8")
@@ -183,7 +208,7 @@ func gemvQ8_0() {
 // the low nibble of byte j, element j+16 its high nibble). The nibbles minus
 // 8 are int8, so SDOT takes them as Q8_0's quants.
 func gemvQ4_0() {
-	gemvFrame(gemvSpec{name: "gemvQ4_0SDOT", zero: zeroF7, finish: storeF7, setup: func() {
+	gemvFrame(gemvSpec{name: "gemvQ4_0SDOT", zero: zeroSum, finish: storeSum, setup: func() {
 		p("VMOVI $15, V30.B16")
 		p("VMOVI $8, V31.B16")
 	}, body: func(u int) {
@@ -243,6 +268,150 @@ func gemvBF16() {
 			p("VSHL $16, V%d.S4, V%d.S4", x+k, x+k)
 			p("VFMLA V%d.S4, V%d.S4, V%d.S4", x+k, wv+k, 16+k)
 		}
+	}})
+}
+
+// lanes4 reduces four vectors of int32 lane sums (V(a)..V(a+3)) to one
+// vector of their four totals in V(a): ADDP pairs lanes, twice.
+func lanes4(a int) {
+	p("VADDP V%d.S4, V%d.S4, V%d.S4", a+1, a, a)
+	p("VADDP V%d.S4, V%d.S4, V%d.S4", a+3, a+2, a+2)
+	p("VADDP V%d.S4, V%d.S4, V%d.S4", a+2, a, a)
+}
+
+// gemvQ4_K: 144-byte super-blocks of 256 (fp16 d and dmin, 12 bytes of
+// 6-bit scales and mins, 128 bytes of nibbles: group g's 32 bytes hold
+// sub-block 2g in the low and 2g+1 in the high nibbles) against Q8_K
+// activations with bsums. SDOT gives the eight sub-block sums; the scales
+// and mins are unpacked in general registers (bytes 0-3 of each from the
+// low 6 bits of bytes 0-3 / 4-7, bytes 4-7 from the nibbles of bytes 8-11
+// and the top 2 bits of bytes 0-3 / 4-7), then isum = Σ sc·sum and msum =
+// Σ m·(bsum pair) in int32 lanes, and, as the portable dotQ4_K,
+// s += isum·(d·dx) − msum·(dmin·dx).
+func gemvQ4_K() {
+	gemvFrame(gemvSpec{name: "gemvQ4_KSDOT", zero: zeroSum, finish: storeSum, setup: func() {
+		p("VMOVI $15, V31.B16")
+	}, body: func(int) {
+		p("MOVWU.P 4(R8), R12") // d, dmin
+		p("VMOV R12, V28.S[0]")
+		fcvtl(28, 28, false)
+		p("MOVD.P 8(R8), R14")
+		p("MOVWU.P 4(R8), R15")
+		p("AND $0x3f3f3f3f3f3f3f3f, R14, R16") // sc0-3, m0-3
+		p("LSR $4, R15, R17")
+		p("ORR R17<<32, R15, R17")
+		p("AND $0x0f0f0f0f0f0f0f0f, R17, R17")
+		p("LSR $6, R14, R19")
+		p("AND $0x0303030303030303, R19, R19")
+		p("ORR R19<<4, R17, R17") // sc4-7, m4-7
+		p("VMOV R16, V24.D[0]")
+		p("VMOV R17, V24.D[1]")
+		p("VUZP1 V24.S4, V24.S4, V25.S4") // sc0-7
+		p("VUZP2 V24.S4, V24.S4, V26.S4") // m0-7
+		p("VUXTL V25.B8, V25.H8")
+		p("VUXTL V26.B8, V26.H8")
+		p("VUXTL V25.H4, V24.S4")
+		p("VUXTL2 V25.H8, V25.S4")
+		for g := 0; g < 4; g++ {
+			a := 16 + 2*g
+			p("VLD1.P 32(R8), [V0.B16, V1.B16]")
+			p("VLD1.P 64(R9), [V2.B16, V3.B16, V4.B16, V5.B16]")
+			p("VAND V31.B16, V0.B16, V6.B16")
+			p("VAND V31.B16, V1.B16, V7.B16")
+			p("VUSHR $4, V0.B16, V8.B16")
+			p("VUSHR $4, V1.B16, V9.B16")
+			p("VEOR V%d.B16, V%d.B16, V%d.B16", a, a, a)
+			p("VEOR V%d.B16, V%d.B16, V%d.B16", a+1, a+1, a+1)
+			sdot(a, 6, 2)
+			sdot(a, 7, 3)
+			sdot(a+1, 8, 4)
+			sdot(a+1, 9, 5)
+		}
+		lanes4(16)
+		lanes4(20)
+		mul4(27, 16, 24)
+		mla4(27, 20, 25)
+		p("VADDV V27.S4, V27") // isum
+		p("VLD1.P 32(R13), [V2.H8, V3.H8]")
+		p("VADDP V3.H8, V2.H8, V2.H8") // bsum pairs
+		smull(29, 26, 2)
+		smlal2(29, 26, 2)
+		p("VADDV V29.S4, V29") // msum
+		p("VMOV V29.S[0], V27.S[1]")
+		scvtf4(27, 27)
+		p("FMOVS.P 4(R10), F30")
+		fmulElem(28, 28, 30, 0) // d·dx, dmin·dx
+		fmul4(27, 27, 28)
+		p("VMOV V27.S[1], V29.S[0]")
+		p("FSUBS F29, F27, F27")
+		p("FADDS F27, F10, F10")
+	}})
+}
+
+// gemvQ6_K: 210-byte super-blocks of 256 (128 bytes of low nibbles ql, 64
+// of 2-bit highs qh, 16 int8 sub-block scales, fp16 d) against Q8_K
+// activations. In half h, 16-element sub-block m = is + 2k (is = 0, 1;
+// k = 0..3) takes its low nibbles from ql[64h + 32·(k&1) + 16·is ...] (low
+// nibble for k < 2, high for k ≥ 2) and its top bits from bits 2k, 2k+1 of
+// qh[32h + 16·is ...]: one vector of 16 quants minus 32, one SDOT. Four
+// sub-blocks at a time are reduced to their totals and multiplied by their
+// scales into the int32 lanes of V28; s += isum·(d·dx) as dotQ6_K does.
+func gemvQ6_K() {
+	gemvFrame(gemvSpec{name: "gemvQ6_KSDOT", zero: zeroSum, finish: storeSum, setup: func() {
+		p("VMOVI $15, V29.B16")
+		p("VMOVI $48, V30.B16")
+		p("VMOVI $32, V31.B16")
+	}, body: func(int) {
+		p("VLD1.P 64(R8), [V0.B16, V1.B16, V2.B16, V3.B16]") // ql, half 0
+		p("VLD1.P 64(R8), [V4.B16, V5.B16, V6.B16, V7.B16]") // ql, half 1
+		p("VLD1.P 64(R8), [V8.B16, V9.B16, V10.B16, V11.B16]")
+		p("VLD1.P 16(R8), [V13.B16]")
+		p("MOVHU.P 2(R8), R12")
+		sxtl(14, 13, 8, true)
+		sxtl(13, 13, 8, false)
+		p("VEOR V28.B16, V28.B16, V28.B16")
+		for h := 0; h < 2; h++ {
+			for c := 0; c < 2; c++ {
+				p("VLD1.P 64(R9), [V16.B16, V17.B16, V18.B16, V19.B16]")
+				for j := 0; j < 4; j++ { // sub-block 4c + j: is = j&1, k = 2c + j>>1
+					is, k := j&1, 2*c+j>>1
+					l, hb, q := 4*h+2*(k&1)+is, 8+2*h+is, 20+j
+					if k < 2 {
+						p("VAND V29.B16, V%d.B16, V%d.B16", l, q)
+					} else {
+						p("VUSHR $4, V%d.B16, V%d.B16", l, q)
+					}
+					switch k {
+					case 0:
+						p("VSHL $4, V%d.B16, V15.B16", hb)
+					case 1:
+						p("VSHL $2, V%d.B16, V15.B16", hb)
+					case 3:
+						p("VUSHR $2, V%d.B16, V15.B16", hb)
+					}
+					if k == 2 {
+						p("VAND V30.B16, V%d.B16, V15.B16", hb)
+					} else {
+						p("VAND V30.B16, V15.B16, V15.B16")
+					}
+					p("VORR V15.B16, V%d.B16, V%d.B16", q, q)
+					p("VSUB V31.B16, V%d.B16, V%d.B16", q, q)
+					p("VEOR V%d.B16, V%d.B16, V%d.B16", 24+j, 24+j, 24+j)
+					sdot(24+j, q, 16+j)
+				}
+				lanes4(24)
+				sxtl(15, 13+h, 16, c == 1)
+				mla4(28, 24, 15)
+			}
+		}
+		p("VADDV V28.S4, V28")
+		scvtfS(28, 28)
+		p("VMOV R12, V16.H[0]")
+		p("FCVTHS F16, F16")
+		p("FMOVS.P 4(R10), F17")
+		p("FMULS F17, F16, F16")
+		p("FMULS F16, F28, F28")
+		p("FADDS F28, F12, F12")
 	}})
 }
 
@@ -343,6 +512,10 @@ func main() {
 	w.WriteString("// Code generated by gen_neon.go; DO NOT EDIT.\n\n//go:build arm64 && !purego\n\n#include \"textflag.h\"\n\n")
 	gemvQ8_0()
 	gemvQ4_0()
+	rowSum = 10 // V0..V9 hold a group's quants
+	gemvQ4_K()
+	rowSum = 12 // the other 31 registers are taken
+	gemvQ6_K()
 	gemvBF16()
 	dequantBF16()
 	dequantF16()

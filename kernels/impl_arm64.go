@@ -17,6 +17,12 @@ func gemvQ8_0SDOT(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs 
 func gemvQ4_0SDOT(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
 
 //go:noescape
+func gemvQ4_KSDOT(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
+func gemvQ6_KSDOT(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
+
+//go:noescape
 func gemvBF16NEON(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
 
 //go:noescape
@@ -46,7 +52,8 @@ var neonSet = func() kernelSet {
 	return k
 }()
 
-// dotprodSet adds the Fast Q8_0 and Q4_0 GEMV with SDOT (ARMv8.2 dotprod):
+// dotprodSet adds the Fast Q8_0, Q4_0, Q4_K and Q6_K GEMV with SDOT
+// (ARMv8.2 dotprod):
 // exact int32 block sums, scaled and summed in fp32 in the portable
 // kernel's order, so its results are the portable kernel's bit for bit.
 var dotprodSet = func() kernelSet {
@@ -54,6 +61,8 @@ var dotprodSet = func() kernelSet {
 	k.name = "neon+dotprod"
 	k.fast[Q8_0] = fastAsm(gemvQ8_0SDOT)
 	k.fast[Q4_0] = fastAsm(gemvQ4_0SDOT)
+	k.fast[Q4_K] = fastAsm(gemvQ4_KSDOT)
+	k.fast[Q6_K] = fastAsm(gemvQ6_KSDOT)
 	return k
 }()
 

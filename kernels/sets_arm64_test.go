@@ -38,16 +38,29 @@ func TestARM64Sets(t *testing.T) {
 // magnitude (BF16: whenever no product falls below fp32's normal range).
 func TestNEONFastAsGeneric(t *testing.T) {
 	for _, k := range availableSets()[1:] {
-		for _, typ := range []Type{BF16, Q8_0, Q4_0} {
+		for _, typ := range []Type{BF16, Q8_0, Q4_0, Q4_K, Q6_K} {
 			if k.fast[typ] == nil {
 				continue
 			}
-			for _, s := range []shape{{70, 256, 1}, {33, 96, 3}, {5, 32, 2}, {64, 1024, 1}} {
+			for _, s := range []shape{{70, 256, 1}, {33, 96, 3}, {5, 32, 2}, {64, 1024, 1}, {9, 768, 2}} {
+				if s.cols%typ.BlockSize() != 0 {
+					continue
+				}
 				t.Run(fmt.Sprintf("%s/%v/%dx%d/n=%d", k.name, typ, s.rows, s.cols, s.n), func(t *testing.T) {
 					r := rand.New(rand.NewPCG(uint64(s.rows), uint64(typ)+40))
 					raw := randWeights(r, typ, s.rows, s.cols)
-					for b := 0; b < len(raw)/typ.BlockBytes() && typ != BF16; b++ {
-						putHalf(raw[b*typ.BlockBytes():], float32(r.NormFloat64()*math.Exp(r.NormFloat64()*3)))
+					scale := func() float32 { return float32(r.NormFloat64() * math.Exp(r.NormFloat64()*3)) }
+					for b := 0; b < len(raw)/typ.BlockBytes(); b++ {
+						blk := raw[b*typ.BlockBytes():]
+						switch typ {
+						case Q8_0, Q4_0:
+							putHalf(blk, scale())
+						case Q4_K:
+							putHalf(blk, scale())
+							putHalf(blk[2:], scale())
+						case Q6_K:
+							putHalf(blk[208:], scale())
+						}
 					}
 					w, _ := NewMatrix(typ, s.rows, s.cols, raw)
 					x := randX(r, s.n*s.cols)
