@@ -2,7 +2,11 @@
 
 package kernels
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/retrofit-llm/retrofit/sgemm"
+)
 
 // The drivers of the assembly kernels shared by amd64 and arm64.
 
@@ -81,6 +85,31 @@ func asmRows(c *call, r0, r1 int, k gemvFunc, acts func(i int) (unsafe.Pointer, 
 				}
 			} else {
 				copy(y, out[:nr])
+			}
+		}
+	}
+}
+
+// exactGEMV is Exact mode for decode (n ≤ 8, where sgemm takes its dot path)
+// with the widening fused into sgemm's dot (that of exactGEMVBackend, the
+// AVX-512 or NEON one): the same arithmetic in the same order as widening
+// the rows and calling sgemm, without the buffer.
+func exactGEMV(k func(w *byte, stride, nrows int, x *float32, n int, out *float32)) rowsKernel {
+	return func(c *call, r0, r1 int) {
+		w := c.w
+		if c.n > 8 || w.cols%16 != 0 || sgemm.Backend() != exactGEMVBackend {
+			exactDecode(c, r0, r1)
+			return
+		}
+		var out [asmTile]float32
+		for t := r0; t < r1; t += asmTile {
+			nr := min(asmTile, r1-t)
+			for i := 0; i < c.n; i++ {
+				k(&w.data[t*w.rowBytes], w.rowBytes, nr, &c.x[i*w.cols], w.cols, &out[0])
+				y := c.y[i*w.rows+t : i*w.rows+t+nr]
+				for j := range y {
+					c.store(&y[j], out[j])
+				}
 			}
 		}
 	}

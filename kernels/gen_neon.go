@@ -415,6 +415,97 @@ func gemvQ6_K() {
 	}})
 }
 
+// exactRows emits func name(w *byte, stride, nrows int, x *float32, n int,
+// out *float32): out[r] = x[:n] · (row r of W widened to fp32), for r <
+// nrows, in exactly the order of sgemm's dotNEON (V16..V19 accumulate
+// FMLAs of 16 elements at a time, then (V16+V17)+(V18+V19) and two FADDPs),
+// which Exact mode's GEMV calls on the widened rows; n must be a multiple of
+// step. widen(u) leaves 16 widened weights, the u-th 16 of the step, in
+// V4..V7, reading the row at R8 post-indexed.
+func exactRows(name string, step int, setup func(), widen func(u int)) {
+	fmt.Fprintf(&w, "// func %s(w *byte, stride, nrows int, x *float32, n int, out *float32)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	p("MOVD w+0(FP), R0")
+	p("MOVD stride+8(FP), R1")
+	p("MOVD nrows+16(FP), R2")
+	p("MOVD x+24(FP), R3")
+	p("MOVD n+32(FP), R4")
+	p("MOVD out+40(FP), R7")
+	if setup != nil {
+		setup()
+	}
+	p("CBZ R2, %s_done", name)
+	label(name + "_row")
+	p("MOVD R0, R8")
+	p("MOVD R3, R9")
+	p("MOVD R4, R11")
+	for i := 16; i < 20; i++ {
+		p("VEOR V%d.B16, V%d.B16, V%d.B16", i, i, i)
+	}
+	label(name + "_loop")
+	for u := 0; u < step/16; u++ {
+		widen(u)
+		p("VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]")
+		for k := 0; k < 4; k++ {
+			p("VFMLA V%d.S4, V%d.S4, V%d.S4", 4+k, k, 16+k)
+		}
+	}
+	p("SUBS $%d, R11, R11", step)
+	p("BNE %s_loop", name)
+	fadd4(16, 16, 17)
+	fadd4(18, 18, 19)
+	fadd4(16, 16, 18)
+	faddp4(16, 16, 16)
+	faddpS(16, 16)
+	p("FMOVS.P F16, 4(R7)")
+	p("ADD R1, R0, R0")
+	p("SUBS $1, R2, R2")
+	p("BNE %s_row", name)
+	label(name + "_done")
+	p("RET")
+	w.WriteString("\n")
+}
+
+// faddp4: FADDP Vd.4S, Vn.4S, Vm.4S.
+func faddp4(d, n, m int) {
+	word(0x6E20D400|uint32(m)<<16|rdn(d, n), "FADDP V%d.4S, V%d.4S, V%d.4S", d, n, m)
+}
+
+func exactRowsAll() {
+	exactRows("exactRowsBF16NEON", 16, func() { p("VEOR V31.B16, V31.B16, V31.B16") }, func(int) {
+		p("VLD1.P 32(R8), [V8.H8, V9.H8]")
+		p("VZIP1 V8.H8, V31.H8, V4.H8")
+		p("VZIP2 V8.H8, V31.H8, V5.H8")
+		p("VZIP1 V9.H8, V31.H8, V6.H8")
+		p("VZIP2 V9.H8, V31.H8, V7.H8")
+	})
+	exactRows("exactRowsF16NEON", 16, nil, func(int) {
+		p("VLD1.P 32(R8), [V8.H8, V9.H8]")
+		fcvtl(4, 8, false)
+		fcvtl(5, 8, true)
+		fcvtl(6, 9, false)
+		fcvtl(7, 9, true)
+	})
+	// Q8_0: a 34-byte block per 32 elements, widened 16 at a time as
+	// dequantQ8_0NEON does (q·d, one rounding).
+	exactRows("exactRowsQ8_0NEON", 32, nil, func(u int) {
+		if u == 0 {
+			halfTo(20, "R8")
+			p("VLD1.P 32(R8), [V10.B16, V11.B16]")
+		}
+		sxtl(8, 10+u, 8, false)
+		sxtl(9, 10+u, 8, true)
+		sxtl(4, 8, 16, false)
+		sxtl(5, 8, 16, true)
+		sxtl(6, 9, 16, false)
+		sxtl(7, 9, 16, true)
+		for d := 4; d < 8; d++ {
+			scvtf4(d, d)
+			fmulElem(d, d, 20, 0)
+		}
+	})
+}
+
 // dequantFrame emits func name(dst *float32, src *byte, nb int) widening
 // nb 32-element blocks; body reads src at R1 and writes dst at R0, both
 // post-indexed.
@@ -517,6 +608,7 @@ func main() {
 	rowSum = 12 // the other 31 registers are taken
 	gemvQ6_K()
 	gemvBF16()
+	exactRowsAll()
 	dequantBF16()
 	dequantF16()
 	dequantQ8_0()

@@ -5,8 +5,6 @@ package kernels
 import (
 	"unsafe"
 
-	"github.com/retrofit-llm/retrofit/sgemm"
-
 	"golang.org/x/sys/cpu"
 )
 
@@ -148,29 +146,8 @@ func exactRowsQ6_K(w *byte, stride, nrows int, x *float32, n int, out *float32)
 //go:noescape
 func exactRowsF16(w *byte, stride, nrows int, x *float32, n int, out *float32)
 
-// exactGEMV is Exact mode for decode (n ≤ 8, where sgemm takes its dot path)
-// with the widening fused into sgemm's AVX-512 dot: the same arithmetic in
-// the same order as widening the rows and calling sgemm, without the buffer.
-func exactGEMV(k func(w *byte, stride, nrows int, x *float32, n int, out *float32)) rowsKernel {
-	return func(c *call, r0, r1 int) {
-		w := c.w
-		if c.n > 8 || w.cols%16 != 0 || sgemm.Backend() != "avx512" {
-			exactDecode(c, r0, r1)
-			return
-		}
-		var out [asmTile]float32
-		for t := r0; t < r1; t += asmTile {
-			nr := min(asmTile, r1-t)
-			for i := 0; i < c.n; i++ {
-				k(&w.data[t*w.rowBytes], w.rowBytes, nr, &c.x[i*w.cols], w.cols, &out[0])
-				y := c.y[i*w.rows+t : i*w.rows+t+nr]
-				for j := range y {
-					c.store(&y[j], out[j])
-				}
-			}
-		}
-	}
-}
+// exactGEMVBackend is the sgemm kernel whose dot order exactRows* follow.
+const exactGEMVBackend = "avx512"
 
 func hasVNNI() bool {
 	return cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX2

@@ -26,6 +26,18 @@ func gemvQ6_KSDOT(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs 
 func gemvBF16NEON(w *byte, stride, nrows int, x unsafe.Pointer, xd *float32, xs *int16, nb int, out *float32)
 
 //go:noescape
+func exactRowsBF16NEON(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
+func exactRowsF16NEON(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
+func exactRowsQ8_0NEON(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+// exactGEMVBackend is the sgemm kernel whose dot order exactRows* follow.
+const exactGEMVBackend = "neon"
+
+//go:noescape
 func dequantBF16NEON(dst *float32, src *byte, nb int)
 
 //go:noescape
@@ -38,9 +50,9 @@ func dequantQ8_0NEON(dst *float32, src *byte, nb int)
 func dequantQ4_0NEON(dst *float32, src *byte, nb int)
 
 // neonSet needs only ASIMD, part of the ARMv8-A base every arm64 CPU has:
-// the Fast BF16 GEMV (FMLA, the portable kernel's summation order) and row
-// widening for Exact mode of BF16, F16, Q8_0 and Q4_0, whose rows then go
-// through package sgemm's NEON kernels.
+// the Fast BF16 GEMV (FMLA, the portable kernel's summation order); for
+// Exact mode, row widening of BF16, F16, Q8_0 and Q4_0 for sgemm's NEON
+// kernels, and for decode BF16, F16 and Q8_0 widened inside sgemm's dot.
 var neonSet = func() kernelSet {
 	k := genericSet
 	k.name = "neon"
@@ -49,6 +61,9 @@ var neonSet = func() kernelSet {
 	k.decode[F16] = decodeAsm(dequantF16NEON)
 	k.decode[Q8_0] = decodeAsm(dequantQ8_0NEON)
 	k.decode[Q4_0] = decodeAsm(dequantQ4_0NEON)
+	k.exact[BF16] = exactGEMV(exactRowsBF16NEON)
+	k.exact[F16] = exactGEMV(exactRowsF16NEON)
+	k.exact[Q8_0] = exactGEMV(exactRowsQ8_0NEON)
 	return k
 }()
 
