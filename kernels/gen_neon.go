@@ -94,9 +94,13 @@ func mla4(d, n, m int) {
 	word(0x4EA09400|uint32(m)<<16|rdn(d, n), "MLA V%d.4S, V%d.4S, V%d.4S", d, n, m)
 }
 
-// smull and smlal2: SMULL Vd.4S, Vn.4H, Vm.4H and SMLAL2 Vd.4S, Vn.8H, Vm.8H.
+// smull, smlal and smlal2: SMULL / SMLAL Vd.4S, Vn.4H, Vm.4H and SMLAL2
+// Vd.4S, Vn.8H, Vm.8H.
 func smull(d, n, m int) {
 	word(0x0E60C000|uint32(m)<<16|rdn(d, n), "SMULL V%d.4S, V%d.4H, V%d.4H", d, n, m)
+}
+func smlal(d, n, m int) {
+	word(0x0E608000|uint32(m)<<16|rdn(d, n), "SMLAL V%d.4S, V%d.4H, V%d.4H", d, n, m)
 }
 func smlal2(d, n, m int) {
 	word(0x4E608000|uint32(m)<<16|rdn(d, n), "SMLAL2 V%d.4S, V%d.8H, V%d.8H", d, n, m)
@@ -350,17 +354,18 @@ func gemvQ4_K() {
 
 // gemvQ6_K: 210-byte super-blocks of 256 (128 bytes of low nibbles ql, 64
 // of 2-bit highs qh, 16 int8 sub-block scales, fp16 d) against Q8_K
-// activations. In half h, 16-element sub-block m = is + 2k (is = 0, 1;
-// k = 0..3) takes its low nibbles from ql[64h + 32·(k&1) + 16·is ...] (low
-// nibble for k < 2, high for k ≥ 2) and its top bits from bits 2k, 2k+1 of
-// qh[32h + 16·is ...]: one vector of 16 quants minus 32, one SDOT. Four
-// sub-blocks at a time are reduced to their totals and multiplied by their
-// scales into the int32 lanes of V28; s += isum·(d·dx) as dotQ6_K does.
+// activations with bsums. In half h, 16-element sub-block m = is + 2k
+// (is = 0, 1; k = 0..3) takes its low nibbles from ql[64h + 32·(k&1) +
+// 16·is ...] (low nibble for k < 2, high for k ≥ 2) and its top bits from
+// bits 2k, 2k+1 of qh[32h + 16·is ...], inserted with BIT: one vector of 16
+// unsigned 6-bit quants, one SDOT. Four sub-blocks at a time are reduced to
+// their totals and multiplied by their scales into the int32 lanes of V28;
+// the offset 32 comes off at the end as 32·Σ sc·bsum, so isum = Σ sc·Σ
+// (q − 32)·x exactly, and s += isum·(d·dx) as dotQ6_K does.
 func gemvQ6_K() {
 	gemvFrame(gemvSpec{name: "gemvQ6_KSDOT", zero: zeroSum, finish: storeSum, setup: func() {
 		p("VMOVI $15, V29.B16")
 		p("VMOVI $48, V30.B16")
-		p("VMOVI $32, V31.B16")
 	}, body: func(int) {
 		p("VLD1.P 64(R8), [V0.B16, V1.B16, V2.B16, V3.B16]") // ql, half 0
 		p("VLD1.P 64(R8), [V4.B16, V5.B16, V6.B16, V7.B16]") // ql, half 1
@@ -381,21 +386,18 @@ func gemvQ6_K() {
 					} else {
 						p("VUSHR $4, V%d.B16, V%d.B16", l, q)
 					}
+					top := 15 // the high bits at bits 4-5
 					switch k {
 					case 0:
 						p("VSHL $4, V%d.B16, V15.B16", hb)
 					case 1:
 						p("VSHL $2, V%d.B16, V15.B16", hb)
+					case 2:
+						top = hb
 					case 3:
 						p("VUSHR $2, V%d.B16, V15.B16", hb)
 					}
-					if k == 2 {
-						p("VAND V30.B16, V%d.B16, V15.B16", hb)
-					} else {
-						p("VAND V30.B16, V15.B16, V15.B16")
-					}
-					p("VORR V15.B16, V%d.B16, V%d.B16", q, q)
-					p("VSUB V31.B16, V%d.B16, V%d.B16", q, q)
+					p("VBIT V30.B16, V%d.B16, V%d.B16", top, q)
 					p("VEOR V%d.B16, V%d.B16, V%d.B16", 24+j, 24+j, 24+j)
 					sdot(24+j, q, 16+j)
 				}
@@ -404,6 +406,13 @@ func gemvQ6_K() {
 				mla4(28, 24, 15)
 			}
 		}
+		p("VLD1.P 32(R13), [V16.H8, V17.H8]") // bsums
+		smull(18, 13, 16)
+		smlal2(18, 13, 16)
+		smlal(18, 14, 17)
+		smlal2(18, 14, 17)
+		p("VSHL $5, V18.S4, V18.S4")
+		p("VSUB V18.S4, V28.S4, V28.S4")
 		p("VADDV V28.S4, V28")
 		scvtfS(28, 28)
 		p("VMOV R12, V16.H[0]")
@@ -605,7 +614,7 @@ func main() {
 	gemvQ4_0()
 	rowSum = 10 // V0..V9 hold a group's quants
 	gemvQ4_K()
-	rowSum = 12 // the other 31 registers are taken
+	rowSum = 12 // V31 is the only other free register
 	gemvQ6_K()
 	gemvBF16()
 	exactRowsAll()
