@@ -495,24 +495,206 @@ func exactRowsAll() {
 		fcvtl(6, 9, false)
 		fcvtl(7, 9, true)
 	})
-	// Q8_0: a 34-byte block per 32 elements, widened 16 at a time as
-	// dequantQ8_0NEON does (q·d, one rounding).
-	exactRows("exactRowsQ8_0NEON", 32, nil, func(u int) {
-		if u == 0 {
-			halfTo(20, "R8")
-			p("VLD1.P 32(R8), [V10.B16, V11.B16]")
-		}
-		sxtl(8, 10+u, 8, false)
-		sxtl(9, 10+u, 8, true)
+	exactRows("exactRowsQ8_0NEON", 32, nil, widenQ8_0)
+	exactRows("exactRowsQ4_0NEON", 32, q4_0Consts, widenQ4_0)
+	exactRows("exactRowsQ4_KNEON", 256, func() { p("VMOVI $15, V31.B16") }, widenQ4_K)
+	exactRows("exactRowsQ6_KNEON", 256, q6_KConsts, widenQ6_K)
+}
+
+// fsub4: FSUB Vd.4S, Vn.4S, Vm.4S.
+func fsub4(d, n, m int) {
+	word(0x4EA0D400|uint32(m)<<16|rdn(d, n), "FSUB V%d.4S, V%d.4S, V%d.4S", d, n, m)
+}
+
+// widen16 widens the 16 bytes of V(src) — unsigned, or signed with signed —
+// to fp32 in V4..V7 (through V8, V9) and multiplies them by V(sv).S[lane].
+func widen16(src int, signed bool, sv, lane int) {
+	if signed {
+		sxtl(8, src, 8, false)
+		sxtl(9, src, 8, true)
 		sxtl(4, 8, 16, false)
 		sxtl(5, 8, 16, true)
 		sxtl(6, 9, 16, false)
 		sxtl(7, 9, 16, true)
-		for d := 4; d < 8; d++ {
-			scvtf4(d, d)
-			fmulElem(d, d, 20, 0)
+	} else {
+		p("VUXTL V%d.B8, V8.H8", src)
+		p("VUXTL2 V%d.B16, V9.H8", src)
+		p("VUXTL V8.H4, V4.S4")
+		p("VUXTL2 V8.H8, V5.S4")
+		p("VUXTL V9.H4, V6.S4")
+		p("VUXTL2 V9.H8, V7.S4")
+	}
+	for d := 4; d < 8; d++ {
+		scvtf4(d, d)
+		fmulElem(d, d, sv, lane)
+	}
+}
+
+// The widening bodies below leave elements 16u..16u+15 of a block in
+// V4..V7 as fp32, reading the row at R8 post-indexed, bit for bit as
+// package quant dequantizes: used by the row dequantizers and, inside
+// sgemm's dot order, by exactRows. They use V8..V15 and V20..V31.
+
+// widenQ8_0: q·d (32-element blocks of 34 bytes).
+func widenQ8_0(u int) {
+	if u == 0 {
+		halfTo(20, "R8")
+		p("VLD1.P 32(R8), [V10.B16, V11.B16]")
+	}
+	widen16(10+u, true, 20, 0)
+}
+
+// widenQ4_0: (nibble − 8)·d, the low nibbles first (18-byte blocks).
+func widenQ4_0(u int) {
+	if u == 0 {
+		halfTo(20, "R8")
+		p("VLD1.P 16(R8), [V10.B16]")
+		p("VUSHR $4, V10.B16, V11.B16")
+		p("VAND V30.B16, V10.B16, V10.B16")
+		p("VSUB V31.B16, V10.B16, V10.B16")
+		p("VSUB V31.B16, V11.B16, V11.B16")
+	}
+	widen16(10+u, true, 20, 0)
+}
+
+func q4_0Consts() {
+	p("VMOVI $15, V30.B16")
+	p("VMOVI $8, V31.B16")
+}
+
+// widenQ4_K: float32(d·sc_j · q) − dmin·m_j for sub-block j = u/2 (144-byte
+// super-blocks of 256; the 6-bit scales unpacked as in gemvQ4_K). V20/V21
+// hold d·sc, V22/V23 dmin·m, V31 = 0x0f.
+func widenQ4_K(u int) {
+	if u == 0 {
+		p("MOVWU.P 4(R8), R12") // d, dmin
+		p("VMOV R12, V28.S[0]")
+		fcvtl(28, 28, false)
+		p("MOVD.P 8(R8), R14")
+		p("MOVWU.P 4(R8), R15")
+		p("AND $0x3f3f3f3f3f3f3f3f, R14, R16")
+		p("LSR $4, R15, R17")
+		p("ORR R17<<32, R15, R17")
+		p("AND $0x0f0f0f0f0f0f0f0f, R17, R17")
+		p("LSR $6, R14, R19")
+		p("AND $0x0303030303030303, R19, R19")
+		p("ORR R19<<4, R17, R17")
+		p("VMOV R16, V24.D[0]")
+		p("VMOV R17, V24.D[1]")
+		p("VUZP1 V24.S4, V24.S4, V25.S4")
+		p("VUZP2 V24.S4, V24.S4, V26.S4")
+		p("VUXTL V25.B8, V25.H8")
+		p("VUXTL V26.B8, V26.H8")
+		p("VUXTL V25.H4, V20.S4")
+		p("VUXTL2 V25.H8, V21.S4")
+		p("VUXTL V26.H4, V22.S4")
+		p("VUXTL2 V26.H8, V23.S4")
+		for v := 20; v < 24; v++ {
+			scvtf4(v, v)
+			fmulElem(v, v, 28, (v-20)/2)
 		}
-	})
+	}
+	j := u / 2
+	if u%4 == 0 {
+		p("VLD1.P 32(R8), [V24.B16, V25.B16]")
+	}
+	src := 24 + u%2
+	if u%4 < 2 {
+		p("VAND V31.B16, V%d.B16, V26.B16", src)
+	} else {
+		p("VUSHR $4, V%d.B16, V26.B16", src)
+	}
+	widen16(26, false, 20+j/4, j%4)
+	if u%2 == 0 {
+		p("VDUP V%d.S[%d], V10.S4", 22+j/4, j%4)
+	}
+	for d := 4; d < 8; d++ {
+		fsub4(d, d, 10)
+	}
+}
+
+// widenQ6_K: float32(d·sc_m) · (q − 32) for 16-element sub-block m = u
+// (210-byte super-blocks; the quants assembled as in gemvQ6_K, one half of
+// ql and qh at a time: R14 walks qh, R8 ql, then skips to the next block).
+// V10..V13 hold d·sc, V29 = 0x0f, V30 = 0x30, V31 = 32.
+func widenQ6_K(u int) {
+	if u == 0 {
+		p("ADD $192, R8, R15")
+		p("VLD1 (R15), [V14.B16]")
+		p("MOVHU 208(R8), R12")
+		p("VMOV R12, V15.H[0]")
+		p("FCVTHS F15, F15")
+		sxtl(8, 14, 8, false)
+		sxtl(9, 14, 8, true)
+		sxtl(10, 8, 16, false)
+		sxtl(11, 8, 16, true)
+		sxtl(12, 9, 16, false)
+		sxtl(13, 9, 16, true)
+		for v := 10; v < 14; v++ {
+			scvtf4(v, v)
+			fmulElem(v, v, 15, 0)
+		}
+		p("ADD $128, R8, R14")
+	}
+	h, m := u/8, u%8
+	if m == 0 {
+		p("VLD1.P 64(R8), [V20.B16, V21.B16, V22.B16, V23.B16]")
+		p("VLD1.P 32(R14), [V24.B16, V25.B16]")
+	}
+	is, k := m&1, m>>1
+	l, hb := 20+2*(k&1)+is, 24+is
+	if k < 2 {
+		p("VAND V29.B16, V%d.B16, V14.B16", l)
+	} else {
+		p("VUSHR $4, V%d.B16, V14.B16", l)
+	}
+	top := 15
+	switch k {
+	case 0:
+		p("VSHL $4, V%d.B16, V15.B16", hb)
+	case 1:
+		p("VSHL $2, V%d.B16, V15.B16", hb)
+	case 2:
+		top = hb
+	case 3:
+		p("VUSHR $2, V%d.B16, V15.B16", hb)
+	}
+	p("VBIT V30.B16, V%d.B16, V14.B16", top)
+	p("VSUB V31.B16, V14.B16, V14.B16")
+	widen16(14, true, 10+(8*h+m)/4, m%4)
+	if u == 15 {
+		p("ADD $82, R8, R8")
+	}
+}
+
+func q6_KConsts() {
+	p("VMOVI $15, V29.B16")
+	p("VMOVI $48, V30.B16")
+	p("VMOVI $32, V31.B16")
+}
+
+// dequantWiden emits func name(dst *float32, src *byte, nb int) widening
+// nb blocks of step elements with widen.
+func dequantWiden(name string, step int, setup func(), widen func(u int)) {
+	fmt.Fprintf(&w, "// func %s(dst *float32, src *byte, nb int)\n", name)
+	fmt.Fprintf(&w, "TEXT ·%s(SB), NOSPLIT, $0-24\n", name)
+	p("MOVD dst+0(FP), R0")
+	p("MOVD src+8(FP), R8")
+	p("MOVD nb+16(FP), R2")
+	if setup != nil {
+		setup()
+	}
+	p("CBZ R2, %s_done", name)
+	label(name + "_loop")
+	for u := 0; u < step/16; u++ {
+		widen(u)
+		p("VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)")
+	}
+	p("SUBS $1, R2, R2")
+	p("BNE %s_loop", name)
+	label(name + "_done")
+	p("RET")
+	w.WriteString("\n")
 }
 
 // dequantFrame emits func name(dst *float32, src *byte, nb int) widening
@@ -564,50 +746,6 @@ func dequantF16() {
 	})
 }
 
-// int8x32ToF32 widens the int8 lanes of V0 and V1 to fp32 in V4..V11 and
-// multiplies them by S16 (one rounding, as quant's q·d).
-func int8x32ToF32() {
-	for k := 0; k < 2; k++ {
-		sxtl(2, k, 8, false)
-		sxtl(3, k, 8, true)
-		for h := 0; h < 2; h++ {
-			d := 4 + 4*k + 2*h
-			sxtl(d, 2+h, 16, false)
-			sxtl(d+1, 2+h, 16, true)
-		}
-	}
-	for d := 4; d < 12; d++ {
-		scvtf4(d, d)
-		fmulElem(d, d, 16, 0)
-	}
-	p("VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)")
-	p("VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R0)")
-}
-
-func dequantQ8_0() {
-	dequantFrame("dequantQ8_0NEON", nil, func() {
-		halfTo(16, "R1")
-		p("VLD1.P 32(R1), [V0.B16, V1.B16]")
-		int8x32ToF32()
-	})
-}
-
-// dequantQ4_0: (nibble − 8)·d, low nibbles first.
-func dequantQ4_0() {
-	dequantFrame("dequantQ4_0NEON", func() {
-		p("VMOVI $15, V30.B16")
-		p("VMOVI $8, V31.B16")
-	}, func() {
-		halfTo(16, "R1")
-		p("VLD1.P 16(R1), [V0.B16]")
-		p("VUSHR $4, V0.B16, V1.B16")
-		p("VAND V30.B16, V0.B16, V0.B16")
-		p("VSUB V31.B16, V0.B16, V0.B16")
-		p("VSUB V31.B16, V1.B16, V1.B16")
-		int8x32ToF32()
-	})
-}
-
 func main() {
 	w.WriteString("// Code generated by gen_neon.go; DO NOT EDIT.\n\n//go:build arm64 && !purego\n\n#include \"textflag.h\"\n\n")
 	gemvQ8_0()
@@ -620,8 +758,10 @@ func main() {
 	exactRowsAll()
 	dequantBF16()
 	dequantF16()
-	dequantQ8_0()
-	dequantQ4_0()
+	dequantWiden("dequantQ8_0NEON", 32, nil, widenQ8_0)
+	dequantWiden("dequantQ4_0NEON", 32, q4_0Consts, widenQ4_0)
+	dequantWiden("dequantQ4_KNEON", 256, func() { p("VMOVI $15, V31.B16") }, widenQ4_K)
+	dequantWiden("dequantQ6_KNEON", 256, q6_KConsts, widenQ6_K)
 	if err := os.WriteFile("kernels_arm64.s", []byte(w.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -34,6 +34,21 @@ func exactRowsF16NEON(w *byte, stride, nrows int, x *float32, n int, out *float3
 //go:noescape
 func exactRowsQ8_0NEON(w *byte, stride, nrows int, x *float32, n int, out *float32)
 
+//go:noescape
+func exactRowsQ4_0NEON(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
+func exactRowsQ4_KNEON(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
+func exactRowsQ6_KNEON(w *byte, stride, nrows int, x *float32, n int, out *float32)
+
+//go:noescape
+func dequantQ4_KNEON(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantQ6_KNEON(dst *float32, src *byte, nb int)
+
 // exactGEMVBackend is the sgemm kernel whose dot order exactRows* follow.
 const exactGEMVBackend = "neon"
 
@@ -51,8 +66,8 @@ func dequantQ4_0NEON(dst *float32, src *byte, nb int)
 
 // neonSet needs only ASIMD, part of the ARMv8-A base every arm64 CPU has:
 // the Fast BF16 GEMV (FMLA, the portable kernel's summation order); for
-// Exact mode, row widening of BF16, F16, Q8_0 and Q4_0 for sgemm's NEON
-// kernels, and for decode BF16, F16 and Q8_0 widened inside sgemm's dot.
+// Exact mode, row widening of every stored type but F32 for sgemm's NEON
+// kernels, and for decode the same widening inside sgemm's dot.
 var neonSet = func() kernelSet {
 	k := genericSet
 	k.name = "neon"
@@ -61,9 +76,14 @@ var neonSet = func() kernelSet {
 	k.decode[F16] = decodeAsm(dequantF16NEON)
 	k.decode[Q8_0] = decodeAsm(dequantQ8_0NEON)
 	k.decode[Q4_0] = decodeAsm(dequantQ4_0NEON)
+	k.decode[Q4_K] = decodeAsmK(dequantQ4_KNEON)
+	k.decode[Q6_K] = decodeAsmK(dequantQ6_KNEON)
 	k.exact[BF16] = exactGEMV(exactRowsBF16NEON)
 	k.exact[F16] = exactGEMV(exactRowsF16NEON)
 	k.exact[Q8_0] = exactGEMV(exactRowsQ8_0NEON)
+	k.exact[Q4_0] = exactGEMV(exactRowsQ4_0NEON)
+	k.exact[Q4_K] = exactGEMV(exactRowsQ4_KNEON)
+	k.exact[Q6_K] = exactGEMV(exactRowsQ6_KNEON)
 	return k
 }()
 
