@@ -2,12 +2,13 @@
 
 // gen_neon writes kernels_arm64.s: go run gen_neon.go
 //
-// Go's arm64 assembler lacks SDOT (ARMv8.2 dotprod), SXTL, SCVTF and FCVTL
-// on vectors, and vector FADD/FMUL; they are emitted as WORDs with the
-// mnemonic in a comment. The encodings follow the Arm ARM (A64 "SDOT
-// (vector)", "SSHLL", "SCVTF (vector, integer)", "FCVTL", "FADD (vector)",
-// "FMUL (by element)", "FADDP (scalar)") and were checked against
-// llvm-mc -triple=aarch64 -mattr=+dotprod -show-encoding.
+// Go's arm64 assembler lacks SDOT (ARMv8.2 dotprod), SXTL, SCVTF and FCVTL,
+// vector FADD/FSUB/FMUL/FADDP and integer MUL/MLA/SMULL/SMLAL on vectors;
+// they are emitted as WORDs with the mnemonic in a comment. The encodings
+// follow the Arm ARM (A64 "SDOT (vector)", "SSHLL", "SCVTF (vector,
+// integer)", "FCVTL", "FADD (vector)", "FMUL (by element)", ...);
+// scripts/check_neon_words.sh checks every WORD of kernels_arm64.s against
+// llvm-mc's disassembly.
 //
 // Go operand order: sources first, destination last, and for three-register
 // vector instructions the two sources reversed (VSUB Vm, Vn, Vd is

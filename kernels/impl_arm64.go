@@ -88,9 +88,8 @@ var neonSet = func() kernelSet {
 }()
 
 // dotprodSet adds the Fast Q8_0, Q4_0, Q4_K and Q6_K GEMV with SDOT
-// (ARMv8.2 dotprod):
-// exact int32 block sums, scaled and summed in fp32 in the portable
-// kernel's order, so its results are the portable kernel's bit for bit.
+// (ARMv8.2 dotprod): exact int32 block sums, scaled and summed in fp32 in
+// the portable kernels' order, so its results are theirs bit for bit.
 var dotprodSet = func() kernelSet {
 	k := neonSet
 	k.name = "neon+dotprod"
