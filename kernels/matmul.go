@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Mode selects the arithmetic of a product (see the package comment).
@@ -91,6 +92,10 @@ func matmul(y, x []float32, n int, w *Matrix, mode Mode, threads int, add bool) 
 		defer c.act.release()
 		kern = fastKernel(c)
 	}
+	if n == 1 {
+		interleaveRows(w.rows, w.rowBytes, threads, func(r0, r1 int) { kern(c, r0, r1) })
+		return
+	}
 	parallelRows(w.rows, threads, func(r0, r1 int) { kern(c, r0, r1) })
 }
 
@@ -98,23 +103,31 @@ func matmul(y, x []float32, n int, w *Matrix, mode Mode, threads int, add bool) 
 const rowGrain = 32
 
 // parallelRows calls fn on contiguous ranges of [0,rows) split at multiples
-// of rowGrain, one per goroutine (the caller's being one of them).
+// of rowGrain, one per worker.
 func parallelRows(rows, threads int, fn func(r0, r1 int)) {
 	chunks := (rows + rowGrain - 1) / rowGrain
 	threads = min(threads, chunks)
-	if threads <= 1 {
-		fn(0, rows)
-		return
-	}
 	bound := func(t int) int { return min(t*chunks/threads*rowGrain, rows) }
-	var wg sync.WaitGroup
-	wg.Add(threads - 1)
-	for t := 1; t < threads; t++ {
-		go func() {
-			defer wg.Done()
-			fn(bound(t), bound(t+1))
-		}()
-	}
-	fn(0, bound(1))
-	wg.Wait()
+	Parallel(threads, func(t int) { fn(bound(t), bound(t+1)) })
+}
+
+// gemvChunkBytes is the weight bytes one GEMV task streams.
+const gemvChunkBytes = 64 << 10
+
+// interleaveRows calls fn on chunks of [0,rows) of about gemvChunkBytes,
+// taken in order by the workers, so that all of them stream neighbouring
+// weight rows.
+func interleaveRows(rows, rowBytes, threads int, fn func(r0, r1 int)) {
+	step := max(gemvChunkBytes/max(rowBytes, 1), 1)
+	chunks := (rows + step - 1) / step
+	var next atomic.Int64
+	Parallel(min(threads, chunks), func(int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= chunks {
+				return
+			}
+			fn(i*step, min((i+1)*step, rows))
+		}
+	})
 }
