@@ -52,3 +52,9 @@ func axpysF32x4(out, p, v *float32, stride, n, d, ls int)
 
 //go:noescape
 func widenQ8(dst *float32, src *byte, stride, rows, blocks int)
+
+//go:noescape
+func axpysF16d128x2(out, p *float32, v *uint16, stride, T int)
+
+//go:noescape
+func axpysF32d128x2(out, p, v *float32, stride, n, ls int)

@@ -20,3 +20,6 @@ func axpysF32x1(out, p, v *float32, stride, n, d, ls int)       { panic("unreach
 func axpysF32x2(out, p, v *float32, stride, n, d, ls int)       { panic("unreachable") }
 func axpysF32x4(out, p, v *float32, stride, n, d, ls int)       { panic("unreachable") }
 func widenQ8(dst *float32, src *byte, stride, rows, blocks int) { panic("unreachable") }
+
+func axpysF16d128x2(out, p *float32, v *uint16, stride, T int) { panic("unreachable") }
+func axpysF32d128x2(out, p, v *float32, stride, n, ls int)     { panic("unreachable") }

@@ -43,6 +43,9 @@ func axpysF32(out, p, v []float32, stride, n, d, nq, ls int) {
 	_ = v[(n-1)*stride+d-1]
 	for r := 0; r < nq; {
 		switch {
+		case d == 128 && nq-r >= 2:
+			axpysF32d128x2(&out[r*d], &p[r*ls], &v[0], stride, n, ls)
+			r += 2
 		case nq-r >= 4:
 			axpysF32x4(&out[r*d], &p[r*ls], &v[0], stride, n, d, ls)
 			r += 4
