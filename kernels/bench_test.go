@@ -18,7 +18,7 @@ var benchShapes = []struct {
 	{"head_151936x1024", 151936, 1024},
 }
 
-var benchSet = flag.String("kernels", "", "kernel set to benchmark: generic, avx2, avx512vnni+bf16 (default: this CPU's)")
+var benchSet = flag.String("kernels", "", "kernel set to benchmark: generic, avx2, avx512vnni+bf16, neon, neon+dotprod (default: this CPU's)")
 
 // benchMatMul reports GB/s of weight bytes (GEMV, n = 1) or GFLOP/s (GEMM).
 // Threads: -cpu sets GOMAXPROCS, which MatMul uses.

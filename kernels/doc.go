@@ -18,10 +18,12 @@
 //     mode (F16 decode through its own fused GEMV kernel).
 //
 // On amd64 the inner loops are Go assembly (AVX-512 VNNI / AVX512_BF16 /
-// AVX2, chosen at run time); elsewhere, or with the purego build tag, portable
-// Go with the same semantics runs: integer block sums are bit-identical
-// between the two, and so is every result whose block scales make the fp32
-// arithmetic exact.
+// AVX2, chosen at run time); on arm64 NEON, with SDOT for the quantized GEMV
+// where the CPU has dotprod (ARMv8.2), the GEMVs summing in the portable
+// kernels' order and so matching them bit for bit; elsewhere, or with the
+// purego build tag, portable Go with the same semantics runs: integer block
+// sums are bit-identical between all of them, and so is every result whose
+// block scales make the fp32 arithmetic exact.
 //
 // Decode (few activation rows) runs GEMV kernels that stream W one row at a
 // time; prefill runs packed GEMM micro-kernels (VDPBF16PS for BF16, VPDPBUSD

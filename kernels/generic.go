@@ -159,12 +159,15 @@ func blockQ8_0(qw []byte, q []int8) int32 {
 	return s
 }
 
-// dotQ8_0 is Σ_b dw·dx·Σ qw·qx over Q8_0 blocks.
+// dotQ8_0 is Σ_b dw·dx·Σ qw·qx over Q8_0 blocks. The explicit conversions
+// round every product before the sum (the Go compiler would otherwise fuse
+// them into FMADD on arm64), so these kernels give the same bits on every
+// platform, and the NEON kernels compute in the same order.
 func dotQ8_0(w []byte, q []int8, d []float32) float32 {
 	var s float32
 	for b := 0; b < len(q)/32; b++ {
 		blk := w[34*b : 34*b+34]
-		s += float32(blockQ8_0(blk[2:], q[32*b:])) * (half(blk) * d[b])
+		s += float32(float32(blockQ8_0(blk[2:], q[32*b:])) * (half(blk) * d[b]))
 	}
 	return s
 }
@@ -182,7 +185,7 @@ func dotQ4_0(w []byte, q []int8, d []float32) float32 {
 	var s float32
 	for b := 0; b < len(q)/32; b++ {
 		blk := w[18*b : 18*b+18]
-		s += float32(blockQ4_0(blk[2:], q[32*b:])) * (half(blk) * d[b])
+		s += float32(float32(blockQ4_0(blk[2:], q[32*b:])) * (half(blk) * d[b]))
 	}
 	return s
 }
@@ -219,7 +222,7 @@ func dotQ4_K(w []byte, q []int8, d []float32, bs []int16) float32 {
 	for b := 0; b < len(q)/256; b++ {
 		blk := w[144*b : 144*b+144]
 		isum, msum := blockQ4_K(blk, q[256*b:], bs[16*b:])
-		s += float32(isum)*(half(blk)*d[b]) - float32(msum)*(half(blk[2:])*d[b])
+		s += float32(float32(isum)*(half(blk)*d[b])) - float32(float32(msum)*(half(blk[2:])*d[b]))
 	}
 	return s
 }
@@ -249,7 +252,7 @@ func dotQ6_K(w []byte, q []int8, d []float32) float32 {
 	var s float32
 	for b := 0; b < len(q)/256; b++ {
 		blk := w[210*b : 210*b+210]
-		s += float32(blockQ6_K(blk, q[256*b:])) * (half(blk[208:]) * d[b])
+		s += float32(float32(blockQ6_K(blk, q[256*b:])) * (half(blk[208:]) * d[b]))
 	}
 	return s
 }
