@@ -3,6 +3,8 @@ package align
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/retrofit-llm/retrofit/engine"
 	"github.com/retrofit-llm/retrofit/internal/numerics"
@@ -34,7 +36,7 @@ type scoreStats struct {
 	gb, rb []float32
 }
 
-const scoreRows = 4096
+const scoreRows = 1024
 
 func newScoreStats(nf int) *scoreStats {
 	return &scoreStats{nf: nf, g: make([]float64, nf*nf), r: make([]float64, nf),
@@ -56,8 +58,8 @@ func (s *scoreStats) flush() {
 	if n == 0 {
 		return
 	}
-	sgemm.Gemm(true, false, nf, nf, n, 1, s.f, nf, s.f, nf, 0, s.gb, nf)
-	sgemm.Gemm(true, false, nf, 1, n, 1, s.f, nf, s.y, 1, 0, s.rb, 1)
+	sgemm.GemmThreads(1, true, false, nf, nf, n, 1, s.f, nf, s.f, nf, 0, s.gb, nf)
+	sgemm.GemmThreads(1, true, false, nf, 1, n, 1, s.f, nf, s.y, 1, 0, s.rb, 1)
 	for i, x := range s.gb {
 		s.g[i] += float64(x)
 	}
@@ -169,7 +171,7 @@ func (w *qWeights) query(c model.Config, x []float32) []float32 {
 		numerics.RMSNorm(h[i*hd:(i+1)*hd], x[i*hd:(i+1)*hd], w.inNorm, float32(c.RMSEps))
 	}
 	q := make([]float32, t*qd)
-	sgemm.Gemm(false, true, t, qd, hd, 1, h, hd, w.wq, hd, 0, q, qd)
+	sgemm.GemmThreads(1, false, true, t, qd, hd, 1, h, hd, w.wq, hd, 0, q, qd)
 	cos, sin := make([]float32, t*d/2), make([]float32, t*d/2)
 	numerics.RopeTable(cos, sin, 0, t, d, c.RopeTheta)
 	for i := 0; i < t; i++ {
@@ -325,31 +327,65 @@ type scoreData struct {
 func moments(c model.Config, qw *qWeights, data []scoreData, held bool, kvc int) (ss, sy, yy float64) {
 	H, d := c.Heads, c.HeadDim
 	qd, kdo, kdc := H*d, c.KVHeads*d, kvc*d
-	for _, sd := range data {
-		if sd.held != held {
-			continue
-		}
-		q := qw.query(c, sd.xc)
-		t := len(q) / qd
-		y, p, s := make([]float64, t), make([]float64, t), make([]float64, t)
-		for h := 0; h < H; h++ {
-			gOwn, gSrc := h/(H/c.KVHeads), h/(H/kvc)
-			for i := 1; i < t; i++ {
-				ybar := attnWeights(y, p, sd.qo[i*qd+h*d:i*qd+(h+1)*d], sd.ko, kdo, gOwn*d, i)
-				qv := q[i*qd+h*d : i*qd+(h+1)*d]
-				var sbar float64
-				for j := 0; j <= i; j++ {
-					s[j] = float64(sgemm.Dot(qv, sd.kc[j*kdc+gSrc*d:j*kdc+(gSrc+1)*d]))
-					sbar += p[j] * s[j]
-				}
-				for j := 0; j <= i; j++ {
-					a, b := s[j]-sbar, y[j]-ybar
-					ss, sy, yy = ss+p[j]*a*a, sy+p[j]*a*b, yy+p[j]*b*b
+	type sums struct{ ss, sy, yy float64 }
+	part := make([]sums, len(data))
+	chunks(len(data), func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			sd := data[n]
+			if sd.held != held {
+				continue
+			}
+			q := qw.query(c, sd.xc)
+			t := len(q) / qd
+			y, p, s := make([]float64, t), make([]float64, t), make([]float64, t)
+			r := &part[n]
+			for h := 0; h < H; h++ {
+				gOwn, gSrc := h/(H/c.KVHeads), h/(H/kvc)
+				for i := 1; i < t; i++ {
+					ybar := attnWeights(y, p, sd.qo[i*qd+h*d:i*qd+(h+1)*d], sd.ko, kdo, gOwn*d, i)
+					qv := q[i*qd+h*d : i*qd+(h+1)*d]
+					var sbar float64
+					for j := 0; j <= i; j++ {
+						s[j] = float64(sgemm.Dot(qv, sd.kc[j*kdc+gSrc*d:j*kdc+(gSrc+1)*d]))
+						sbar += p[j] * s[j]
+					}
+					for j := 0; j <= i; j++ {
+						a, b := s[j]-sbar, y[j]-ybar
+						r.ss, r.sy, r.yy = r.ss+p[j]*a*a, r.sy+p[j]*a*b, r.yy+p[j]*b*b
+					}
 				}
 			}
 		}
+	})
+	for _, r := range part { // in sample order: the sums do not depend on the threads
+		ss, sy, yy = ss+r.ss, sy+r.sy, yy+r.yy
 	}
 	return ss, sy, yy
+}
+
+// scoreChunks is how many fixed blocks of samples the score fit splits its
+// work into (independent of the thread count, so results are too).
+const scoreChunks = 16
+
+// chunks runs f on scoreChunks consecutive blocks of [0, n), in parallel on
+// up to GOMAXPROCS goroutines.
+func chunks(n int, f func(lo, hi int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for c := 0; c < scoreChunks; c++ {
+		lo, hi := c*n/scoreChunks, (c+1)*n/scoreChunks
+		if lo == hi {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+			<-sem
+		}()
+	}
+	wg.Wait()
 }
 
 // candidate is one K map for a layer as the query weights it makes.
@@ -396,23 +432,52 @@ func fitScores(orig []origRun, m *model.Model, e *transforms.Edit, l, src int, c
 	if c.QKNorm {
 		sh, shHeld = newScoreStats(c.HeadDim/2), newScoreStats(c.HeadDim/2)
 	}
-	var data []scoreData
+	data := make([]scoreData, len(env.Calib))
+	xcs := make([][]float32, len(env.Calib))
 	for i, ids := range env.Calib {
 		if err := env.Ctx().Err(); err != nil {
 			return out, fmt.Errorf("align: cancelled at layer %d sample %d: %w", l, i, err)
 		}
-		xo, ko := orig[i].x[l], orig[i].k
 		xc, kc, err := run(conv, ids, l)
 		if err != nil {
 			return out, err
 		}
-		sd := scoreData{qo: qw.query(c, xo), ko: ko[l], xc: xc, kc: kc[src], held: i%holdEvery == holdEvery-1}
-		data = append(data, sd)
-		p, s := ph, sh
-		if sd.held {
-			p, s = phHeld, shHeld
+		data[i] = scoreData{ko: orig[i].k[l], xc: xc, kc: kc[src], held: i%holdEvery == holdEvery-1}
+		xcs[i] = xc
+	}
+	type part struct {
+		ph, phHeld []*scoreStats
+		sh, shHeld *scoreStats
+	}
+	parts := make([]*part, len(data))
+	chunks(len(data), func(lo, hi int) {
+		pt := &part{ph: mk(c.Heads, c.HeadDim), phHeld: mk(c.Heads, c.HeadDim)}
+		if c.QKNorm {
+			pt.sh, pt.shHeld = newScoreStats(c.HeadDim/2), newScoreStats(c.HeadDim/2)
 		}
-		scoreSample(c, p, s, sd.qo, sd.ko, qw.query(c, xc), sd.kc, kvc)
+		for i := lo; i < hi; i++ {
+			sd := &data[i]
+			sd.qo = qw.query(c, orig[i].x[l])
+			p, s := pt.ph, pt.sh
+			if sd.held {
+				p, s = pt.phHeld, pt.shHeld
+			}
+			scoreSample(c, p, s, sd.qo, sd.ko, qw.query(c, xcs[i]), sd.kc, kvc)
+		}
+		parts[lo] = pt
+	})
+	for _, pt := range parts { // in sample order
+		if pt == nil {
+			continue
+		}
+		for h := range ph {
+			ph[h].merge(pt.ph[h])
+			phHeld[h].merge(pt.phHeld[h])
+		}
+		if c.QKNorm {
+			sh.merge(pt.sh)
+			shHeld.merge(pt.shHeld)
+		}
 	}
 	energy := cur.coefs(c.Heads)
 	cands := []candidate{{"cold", qw}, {"energy", cur.apply(qw, c)}}
