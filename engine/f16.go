@@ -82,6 +82,9 @@ func axpysF16(out, p []float32, v []uint16, stride, T, d, nq int) {
 	if hasAVX512 && d%32 == 0 {
 		for r := 0; r < nq; {
 			switch {
+			case d == 128 && nq-r >= 2:
+				axpysF16d128x2(&out[r*d], &p[r*T], &v[0], stride, T)
+				r += 2
 			case nq-r >= 4:
 				axpysF16x4(&out[r*d], &p[r*T], &v[0], stride, T, d)
 				r += 4

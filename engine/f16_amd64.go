@@ -31,3 +31,30 @@ func cvtF16AVX512(dst *float32, src *uint16, n int)
 
 //go:noescape
 func cvtF32toF16AVX512(dst *uint16, src *float32, n int)
+
+//go:noescape
+func dotsF32x1(s, q, k *float32, stride, n, d, ls int)
+
+//go:noescape
+func dotsF32x2(s, q, k *float32, stride, n, d, ls int)
+
+//go:noescape
+func dotsF32x4(s, q, k *float32, stride, n, d, ls int)
+
+//go:noescape
+func axpysF32x1(out, p, v *float32, stride, n, d, ls int)
+
+//go:noescape
+func axpysF32x2(out, p, v *float32, stride, n, d, ls int)
+
+//go:noescape
+func axpysF32x4(out, p, v *float32, stride, n, d, ls int)
+
+//go:noescape
+func widenQ8(dst *float32, src *byte, stride, rows, blocks int)
+
+//go:noescape
+func axpysF16d128x2(out, p *float32, v *uint16, stride, T int)
+
+//go:noescape
+func axpysF32d128x2(out, p, v *float32, stride, n, ls int)

@@ -1,193 +1,9 @@
-// AVX-512 kernels of the fp16 KV cache: dot products of query heads with
-// fp16 key rows, weighted sums of fp16 value rows, and conversions.
+// AVX-512 kernels of the fp16 KV cache: weighted sums of fp16 value rows
+// and conversions (the dot products are in dots_amd64.s).
 
 //go:build amd64 && !purego
 
 #include "textflag.h"
-
-// func dotsF16x1(s, q *float32, k *uint16, stride, T, d int)
-// s[r·T+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 1, t < T; d % 16 == 0.
-TEXT ·dotsF16x1(SB), NOSPLIT, $0-48
-	MOVQ s+0(FP), DI
-	MOVQ q+8(FP), SI
-	MOVQ k+16(FP), DX
-	MOVQ stride+24(FP), R8
-	SHLQ $1, R8
-	MOVQ T+32(FP), CX
-	MOVQ d+40(FP), R9
-	MOVQ CX, R10
-	SHLQ $2, R10
-	MOVQ R9, R11
-	SHLQ $2, R11
-	XORQ BX, BX
-dloop_t1:
-	CMPQ BX, CX
-	JGE ddone1
-	VXORPS Z0, Z0, Z0
-	XORQ AX, AX
-dloop_j1:
-	CMPQ AX, R9
-	JGE dred1
-	VCVTPH2PS (DX)(AX*2), Z8
-	VFMADD231PS (SI)(AX*4), Z8, Z0
-	ADDQ $16, AX
-	JMP dloop_j1
-dred1:
-	VEXTRACTF64X4 $1, Z0, Y14
-	VADDPS Y14, Y0, Y0
-	VEXTRACTF128 $1, Y0, X14
-	VADDPS X14, X0, X0
-	VMOVHLPS X0, X0, X14
-	VADDPS X14, X0, X0
-	VMOVSHDUP X0, X14
-	VADDSS X14, X0, X0
-	VMOVSS X0, (DI)
-	ADDQ $4, DI
-	ADDQ R8, DX
-	INCQ BX
-	JMP dloop_t1
-ddone1:
-	VZEROUPPER
-	RET
-
-// func dotsF16x2(s, q *float32, k *uint16, stride, T, d int)
-// s[r·T+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 2, t < T; d % 16 == 0.
-TEXT ·dotsF16x2(SB), NOSPLIT, $0-48
-	MOVQ s+0(FP), DI
-	MOVQ q+8(FP), SI
-	MOVQ k+16(FP), DX
-	MOVQ stride+24(FP), R8
-	SHLQ $1, R8
-	MOVQ T+32(FP), CX
-	MOVQ d+40(FP), R9
-	MOVQ CX, R10
-	SHLQ $2, R10
-	MOVQ R9, R11
-	SHLQ $2, R11
-	LEAQ (SI)(R11*1), R12
-	XORQ BX, BX
-dloop_t2:
-	CMPQ BX, CX
-	JGE ddone2
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	XORQ AX, AX
-dloop_j2:
-	CMPQ AX, R9
-	JGE dred2
-	VCVTPH2PS (DX)(AX*2), Z8
-	VFMADD231PS (SI)(AX*4), Z8, Z0
-	VFMADD231PS (R12)(AX*4), Z8, Z1
-	ADDQ $16, AX
-	JMP dloop_j2
-dred2:
-	VEXTRACTF64X4 $1, Z0, Y14
-	VADDPS Y14, Y0, Y0
-	VEXTRACTF128 $1, Y0, X14
-	VADDPS X14, X0, X0
-	VMOVHLPS X0, X0, X14
-	VADDPS X14, X0, X0
-	VMOVSHDUP X0, X14
-	VADDSS X14, X0, X0
-	VMOVSS X0, (DI)
-	VEXTRACTF64X4 $1, Z1, Y14
-	VADDPS Y14, Y1, Y1
-	VEXTRACTF128 $1, Y1, X14
-	VADDPS X14, X1, X1
-	VMOVHLPS X1, X1, X14
-	VADDPS X14, X1, X1
-	VMOVSHDUP X1, X14
-	VADDSS X14, X1, X1
-	VMOVSS X1, (DI)(R10*1)
-	ADDQ $4, DI
-	ADDQ R8, DX
-	INCQ BX
-	JMP dloop_t2
-ddone2:
-	VZEROUPPER
-	RET
-
-// func dotsF16x4(s, q *float32, k *uint16, stride, T, d int)
-// s[r·T+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 4, t < T; d % 16 == 0.
-TEXT ·dotsF16x4(SB), NOSPLIT, $0-48
-	MOVQ s+0(FP), DI
-	MOVQ q+8(FP), SI
-	MOVQ k+16(FP), DX
-	MOVQ stride+24(FP), R8
-	SHLQ $1, R8
-	MOVQ T+32(FP), CX
-	MOVQ d+40(FP), R9
-	MOVQ CX, R10
-	SHLQ $2, R10
-	MOVQ R9, R11
-	SHLQ $2, R11
-	LEAQ (SI)(R11*1), R12
-	LEAQ (R12)(R11*1), R14
-	LEAQ (R14)(R11*1), R15
-	LEAQ (R10)(R10*2), R11
-	XORQ BX, BX
-dloop_t4:
-	CMPQ BX, CX
-	JGE ddone4
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	XORQ AX, AX
-dloop_j4:
-	CMPQ AX, R9
-	JGE dred4
-	VCVTPH2PS (DX)(AX*2), Z8
-	VFMADD231PS (SI)(AX*4), Z8, Z0
-	VFMADD231PS (R12)(AX*4), Z8, Z1
-	VFMADD231PS (R14)(AX*4), Z8, Z2
-	VFMADD231PS (R15)(AX*4), Z8, Z3
-	ADDQ $16, AX
-	JMP dloop_j4
-dred4:
-	VEXTRACTF64X4 $1, Z0, Y14
-	VADDPS Y14, Y0, Y0
-	VEXTRACTF128 $1, Y0, X14
-	VADDPS X14, X0, X0
-	VMOVHLPS X0, X0, X14
-	VADDPS X14, X0, X0
-	VMOVSHDUP X0, X14
-	VADDSS X14, X0, X0
-	VMOVSS X0, (DI)
-	VEXTRACTF64X4 $1, Z1, Y14
-	VADDPS Y14, Y1, Y1
-	VEXTRACTF128 $1, Y1, X14
-	VADDPS X14, X1, X1
-	VMOVHLPS X1, X1, X14
-	VADDPS X14, X1, X1
-	VMOVSHDUP X1, X14
-	VADDSS X14, X1, X1
-	VMOVSS X1, (DI)(R10*1)
-	VEXTRACTF64X4 $1, Z2, Y14
-	VADDPS Y14, Y2, Y2
-	VEXTRACTF128 $1, Y2, X14
-	VADDPS X14, X2, X2
-	VMOVHLPS X2, X2, X14
-	VADDPS X14, X2, X2
-	VMOVSHDUP X2, X14
-	VADDSS X14, X2, X2
-	VMOVSS X2, (DI)(R10*2)
-	VEXTRACTF64X4 $1, Z3, Y14
-	VADDPS Y14, Y3, Y3
-	VEXTRACTF128 $1, Y3, X14
-	VADDPS X14, X3, X3
-	VMOVHLPS X3, X3, X14
-	VADDPS X14, X3, X3
-	VMOVSHDUP X3, X14
-	VADDSS X14, X3, X3
-	VMOVSS X3, (DI)(R11*1)
-	ADDQ $4, DI
-	ADDQ R8, DX
-	INCQ BX
-	JMP dloop_t4
-ddone4:
-	VZEROUPPER
-	RET
 
 // func axpysF16x1(out, p *float32, v *uint16, stride, T, d int)
 // out[r·d : r·d+d] += Σ_t p[r·T+t] · v[t·stride : t·stride+d] for r < 1; d % 32 == 0.
@@ -214,6 +30,7 @@ aloop_j1:
 aloop_t1:
 	CMPQ BX, CX
 	JGE astore1
+	PREFETCHT0 (R13)(R8*8)
 	VCVTPH2PS (R13), Z8
 	VCVTPH2PS 32(R13), Z9
 	VBROADCASTSS (SI)(BX*4), Z10
@@ -260,6 +77,7 @@ aloop_j2:
 aloop_t2:
 	CMPQ BX, CX
 	JGE astore2
+	PREFETCHT0 (R13)(R8*8)
 	VCVTPH2PS (R13), Z8
 	VCVTPH2PS 32(R13), Z9
 	VBROADCASTSS (SI)(BX*4), Z10
@@ -318,6 +136,7 @@ aloop_j4:
 aloop_t4:
 	CMPQ BX, CX
 	JGE astore4
+	PREFETCHT0 (R13)(R8*8)
 	VCVTPH2PS (R13), Z8
 	VCVTPH2PS 32(R13), Z9
 	VBROADCASTSS (SI)(BX*4), Z10
@@ -384,5 +203,91 @@ tloop:
 	ADDQ $16, AX
 	JMP tloop
 tdone:
+	VZEROUPPER
+	RET
+
+// func axpysF16d128x2(out, p *float32, v *uint16, stride, T int)
+// axpysF16x2 for d = 128 in one pass over the value rows: each row's 128
+// values are widened once and added into both output rows, held in Z0–Z15.
+TEXT ·axpysF16d128x2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ T+32(FP), CX
+	MOVQ CX, R10
+	SHLQ $2, R10
+	LEAQ (SI)(R10*1), R12
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VMOVUPS 256(DI), Z4
+	VMOVUPS 320(DI), Z5
+	VMOVUPS 384(DI), Z6
+	VMOVUPS 448(DI), Z7
+	VMOVUPS 512(DI), Z8
+	VMOVUPS 576(DI), Z9
+	VMOVUPS 640(DI), Z10
+	VMOVUPS 704(DI), Z11
+	VMOVUPS 768(DI), Z12
+	VMOVUPS 832(DI), Z13
+	VMOVUPS 896(DI), Z14
+	VMOVUPS 960(DI), Z15
+	XORQ BX, BX
+a128loop:
+	CMPQ BX, CX
+	JGE a128done
+	PREFETCHT0 (DX)(R8*8)
+	PREFETCHT0 64(DX)(R8*8)
+	PREFETCHT0 128(DX)(R8*8)
+	PREFETCHT0 192(DX)(R8*8)
+	VCVTPH2PS (DX), Z16
+	VCVTPH2PS 32(DX), Z17
+	VCVTPH2PS 64(DX), Z18
+	VCVTPH2PS 96(DX), Z19
+	VCVTPH2PS 128(DX), Z20
+	VCVTPH2PS 160(DX), Z21
+	VCVTPH2PS 192(DX), Z22
+	VCVTPH2PS 224(DX), Z23
+	VBROADCASTSS (SI)(BX*4), Z24
+	VBROADCASTSS (R12)(BX*4), Z25
+	VFMADD231PS Z16, Z24, Z0
+	VFMADD231PS Z17, Z24, Z1
+	VFMADD231PS Z18, Z24, Z2
+	VFMADD231PS Z19, Z24, Z3
+	VFMADD231PS Z20, Z24, Z4
+	VFMADD231PS Z21, Z24, Z5
+	VFMADD231PS Z22, Z24, Z6
+	VFMADD231PS Z23, Z24, Z7
+	VFMADD231PS Z16, Z25, Z8
+	VFMADD231PS Z17, Z25, Z9
+	VFMADD231PS Z18, Z25, Z10
+	VFMADD231PS Z19, Z25, Z11
+	VFMADD231PS Z20, Z25, Z12
+	VFMADD231PS Z21, Z25, Z13
+	VFMADD231PS Z22, Z25, Z14
+	VFMADD231PS Z23, Z25, Z15
+	ADDQ R8, DX
+	INCQ BX
+	JMP a128loop
+a128done:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 256(DI)
+	VMOVUPS Z5, 320(DI)
+	VMOVUPS Z6, 384(DI)
+	VMOVUPS Z7, 448(DI)
+	VMOVUPS Z8, 512(DI)
+	VMOVUPS Z9, 576(DI)
+	VMOVUPS Z10, 640(DI)
+	VMOVUPS Z11, 704(DI)
+	VMOVUPS Z12, 768(DI)
+	VMOVUPS Z13, 832(DI)
+	VMOVUPS Z14, 896(DI)
+	VMOVUPS Z15, 960(DI)
 	VZEROUPPER
 	RET

@@ -2,12 +2,14 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/retrofit-llm/retrofit/engine/reftest"
 	"github.com/retrofit-llm/retrofit/internal/testutil"
 	"github.com/retrofit-llm/retrofit/model"
+	"github.com/retrofit-llm/retrofit/quant"
 	"github.com/x448/float16"
 )
 
@@ -144,4 +146,82 @@ func abs64(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// TestRowKernels checks the fp32 row kernels (an F32 cache, and Q8_0 rows
+// widened by widenQ8Rows) against plain float64 loops, for 1 to 5 query
+// rows, odd strides, and an s/p row stride wider than the row count; and
+// the widened Q8_0 rows against quant.DequantizeQ8_0, bit for bit.
+func TestRowKernels(t *testing.T) {
+	if !fastRows(32) {
+		t.Skip("no AVX-512 row kernels on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, d := range []int{32, 64, 128} {
+		T, stride, ls := 37, 3*d+32, 41
+		raw := make([]float32, (T-1)*stride+d)
+		for i := range raw {
+			raw[i] = float32(rng.NormFloat64())
+		}
+		// Q8_0 rows of d values at a byte stride of 3 blocks more than d.
+		rb := (d/32 + 3) * quant.BlockQ8_0
+		q8 := make([]byte, T*rb)
+		for tt := 0; tt < T; tt++ {
+			quant.QuantizeQ8_0Into(q8[tt*rb:tt*rb+d/32*quant.BlockQ8_0], raw[tt*stride:tt*stride+d])
+		}
+		wide := make([]float32, T*d)
+		widenQ8Rows(wide, q8, rb, T, d)
+		for tt := 0; tt < T; tt++ {
+			want := make([]float32, d)
+			if err := quant.DequantizeQ8_0(want, q8[tt*rb:tt*rb+d/32*quant.BlockQ8_0]); err != nil {
+				t.Fatal(err)
+			}
+			for i, x := range want {
+				if math.Float32bits(wide[tt*d+i]) != math.Float32bits(x) {
+					t.Fatalf("d=%d: widened Q8_0 row %d [%d] = %g, DequantizeQ8_0 %g", d, tt, i, wide[tt*d+i], x)
+				}
+			}
+		}
+		for nq := 1; nq <= 5; nq++ {
+			q := make([]float32, nq*d)
+			p := make([]float32, nq*ls)
+			for i := range q {
+				q[i] = float32(rng.NormFloat64())
+			}
+			for i := range p {
+				p[i] = rng.Float32()
+			}
+			s := make([]float32, nq*ls)
+			dotsF32(s, q, raw, stride, T, d, nq, ls)
+			out := make([]float32, nq*d)
+			for i := range out {
+				out[i] = 1
+			}
+			axpysF32(out, p, raw, stride, T, d, nq, ls)
+			for r := 0; r < nq; r++ {
+				for tt := 0; tt < T; tt++ {
+					var want, sum float64
+					for i := 0; i < d; i++ {
+						x := float64(q[r*d+i]) * float64(raw[tt*stride+i])
+						want += x
+						sum += abs64(x)
+					}
+					if got := float64(s[r*ls+tt]); abs64(got-want) > 1e-6*sum {
+						t.Fatalf("d=%d nq=%d: dot[%d][%d] = %g, want %g", d, nq, r, tt, got, want)
+					}
+				}
+				for i := 0; i < d; i++ {
+					want, sum := 1.0, 1.0
+					for tt := 0; tt < T; tt++ {
+						x := float64(p[r*ls+tt]) * float64(raw[tt*stride+i])
+						want += x
+						sum += abs64(x)
+					}
+					if got := float64(out[r*d+i]); abs64(got-want) > 1e-6*sum {
+						t.Fatalf("d=%d nq=%d: axpy[%d][%d] = %g, want %g", d, nq, r, i, got, want)
+					}
+				}
+			}
+		}
+	}
 }

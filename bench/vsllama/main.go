@@ -26,19 +26,20 @@ import (
 )
 
 type config struct {
-	llama    string // directory with llama-bench, llama-quantize
-	dir      string
-	fixtures string
-	threads  int
-	reps     int
-	depth    int
-	mode     string
-	tests    string
-	rssEval  int
-	rssGen   int
-	rssCalib int
-	rssCmds  string
-	cache    string
+	llama       string // directory with llama-bench, llama-quantize
+	dir         string
+	fixtures    string
+	threads     int
+	reps        int
+	depth       int
+	mode        string
+	tests       string
+	rssEval     int
+	rssGen      int
+	rssCalib    int
+	rssCalibCtx int
+	rssCmds     string
+	cache       string
 }
 
 func main() {
@@ -64,7 +65,8 @@ func main() {
 	flag.IntVar(&chunks, "chunks", 20, "512-token windows scored by -accuracy")
 	flag.IntVar(&c.rssEval, "rss-eval", 1024, "tokens the -rss eval runs score")
 	flag.IntVar(&c.rssGen, "rss-gen", 64, "tokens the -rss generate runs make")
-	flag.IntVar(&c.rssCalib, "rss-calib", 8, "calibration samples of 128 tokens for the -rss kvsharer run")
+	flag.IntVar(&c.rssCalib, "rss-calib", 8, "calibration samples for the -rss kvsharer run")
+	flag.IntVar(&c.rssCalibCtx, "rss-calib-ctx", 128, "tokens per calibration sample of the -rss kvsharer run")
 	flag.StringVar(&c.rssCmds, "rss-cmds", "eval,eval-fast,generate,kvsharer", "the -rss commands to run")
 	flag.StringVar(&retrofitBin, "retrofit", "", "retrofit binary for -rss (default: built into -dir)")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")

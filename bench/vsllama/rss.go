@@ -46,8 +46,9 @@ func rssTable(c config, models, types []string, bin string) error {
 				{"eval", fmt.Sprintf("eval (%d tokens, ctx 512)", c.rssEval), "exact, f32", int64(min(512, c.rssEval)), 4, []string{"eval", path, "--text", text, "--max-tokens", fmt.Sprint(c.rssEval)}},
 				{"eval-fast", fmt.Sprintf("eval --fast (%d tokens)", c.rssEval), "fast, f16", int64(min(512, c.rssEval)), 2, []string{"eval", path, "--text", text, "--max-tokens", fmt.Sprint(c.rssEval), "--fast"}},
 				{"generate", fmt.Sprintf("generate %d", c.rssGen), "fast, f16", int64(c.rssGen + 16), 2, []string{"generate", path, "--prompt", "The Python list type", "--max-tokens", fmt.Sprint(c.rssGen)}},
-				{"kvsharer", fmt.Sprintf("kvsharer --plan (%d × 128)", c.rssCalib), "exact, f32", 128, 4, []string{"convert", path, "--to", "kvsharer", "--opt", "share=0.25",
-					"--calib", calib, "--calib-samples", fmt.Sprint(c.rssCalib), "--calib-ctx", "128", "--plan"}},
+				// The search keeps every sample's cache: KV cache = samples × ctx.
+				{"kvsharer", fmt.Sprintf("kvsharer --plan (%d × %d)", c.rssCalib, c.rssCalibCtx), "exact, f32", int64(c.rssCalib * c.rssCalibCtx), 4, []string{"convert", path, "--to", "kvsharer", "--opt", "share=0.25",
+					"--calib", calib, "--calib-samples", fmt.Sprint(c.rssCalib), "--calib-ctx", fmt.Sprint(c.rssCalibCtx), "--plan"}},
 			}
 			for _, r := range runs {
 				if !slices.Contains(strings.Split(c.rssCmds, ","), r.key) {

@@ -86,7 +86,9 @@ func (c config) compare(path string, opts engine.Options) ([]result, error) {
 	return out, nil
 }
 
-// llamaBench returns pp512, tg64 and tg64 at depth from llama-bench.
+// llamaBench returns pp512, tg64 and tg64 at depth from llama-bench, with
+// retrofit's -cache type as llama.cpp's K and V cache types when one is
+// given (llama.cpp's default is f16, as fast mode's).
 func (c config) llamaBench(path string) ([]float64, error) {
 	runs := []struct {
 		args []string
@@ -98,6 +100,9 @@ func (c config) llamaBench(path string) ([]float64, error) {
 	out := make([]float64, 3)
 	for _, r := range runs {
 		args := append([]string{"-m", path, "-t", fmt.Sprint(c.threads), "-r", fmt.Sprint(c.reps), "-o", "json"}, r.args...)
+		if c.cache != "" { // the same KV cache type on both sides
+			args = append(args, "-ctk", strings.ToLower(c.cache), "-ctv", strings.ToLower(c.cache))
+		}
 		cmd := exec.Command(c.tool("llama-bench"), args...)
 		cmd.Stderr = nil
 		b, err := cmd.Output()

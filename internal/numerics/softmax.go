@@ -32,23 +32,46 @@ func SoftmaxBack(dp, p []float32, scale float32) {
 // fp32 once.
 func ScoreScale(d int) float32 { return float32(1 / math.Sqrt(float64(d))) }
 
-// ExpRow replaces x by exp(x - max x) and returns the sum.
+// ExpRow replaces x by exp(x - max x) and returns the sum. Each element is
+// expPoly of its difference (0 below expMin), bit for bit what Exp gives;
+// the sum runs in 16 lanes (element i into lane i mod 16) reduced pairwise,
+// the same order on every CPU, so the AVX-512 and AVX2 kernels and the
+// portable code agree exactly.
 func ExpRow(x []float32) float32 {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		m = max(m, v)
+	if len(x) == 0 {
+		return 0
 	}
-	var s float32
-	for i, v := range x {
-		d := v - m
+	var lanes [16]float32
+	m, n := rowMax(x), 0
+	if useExpKernel {
+		n = expRowKernel(x, m, &lanes)
+	}
+	for i := n; i < len(x); i++ {
 		var e float32
-		if d >= expMin {
+		if d := x[i] - m; d >= expMin {
 			e = expPoly(d)
 		}
 		x[i] = e
-		s += e
+		lanes[i%16] += e
 	}
-	return s
+	for w := 8; w >= 1; w /= 2 {
+		for i := 0; i < w; i++ {
+			lanes[i] += lanes[i+w]
+		}
+	}
+	return lanes[0]
+}
+
+// rowMax returns the largest element of x (len(x) > 0).
+func rowMax(x []float32) float32 {
+	m, n := float32(math.Inf(-1)), 0
+	if useExpKernel {
+		m, n = maxKernel(x)
+	}
+	for _, v := range x[n:] {
+		m = max(m, v)
+	}
+	return m
 }
 
 // Exp is e^x in float32 (Cody-Waite range reduction and a degree-6
@@ -69,25 +92,36 @@ const (
 	expMax = 88.72283
 )
 
+// The constants of expPoly (float32 at every use, as the kernels load them).
+const (
+	expLog2e = 1.44269504088896341
+	expMagic = 12582912 // 1.5·2²³
+	expC1    = 0.693359375
+	expC2    = -2.12194440e-4
+	expP0    = 1.9875691500e-4
+	expP1    = 1.3981999507e-3
+	expP2    = 8.3334519073e-3
+	expP3    = 4.1665795894e-2
+	expP4    = 1.6666665459e-1
+	expP5    = 5.0000001201e-1
+)
+
 // expPoly is e^x for x in [expMin, expMax], branch-free: n = round(x·log2 e)
 // by the 1.5·2²³ trick, f = x - n·ln 2 in two parts, e^f by a polynomial.
+// Every product rounds to float32 before it is added (the conversions forbid
+// fused multiply-adds), so the vector kernels, which do the same operations
+// lane by lane, give the same bits.
 func expPoly(x float32) float32 {
-	const (
-		log2e = 1.44269504088896341
-		magic = 12582912 // 1.5·2²³
-		c1    = 0.693359375
-		c2    = -2.12194440e-4
-	)
-	t := x*log2e + magic
-	n := t - magic
-	f := x - n*c1 - n*c2
-	p := float32(1.9875691500e-4)
-	p = p*f + 1.3981999507e-3
-	p = p*f + 8.3334519073e-3
-	p = p*f + 4.1665795894e-2
-	p = p*f + 1.6666665459e-1
-	p = p*f + 5.0000001201e-1
-	r := p*f*f + f + 1
+	t := float32(x*expLog2e) + expMagic
+	n := t - expMagic
+	f := x - float32(n*expC1) - float32(n*expC2)
+	p := float32(expP0)
+	p = float32(p*f) + expP1
+	p = float32(p*f) + expP2
+	p = float32(p*f) + expP3
+	p = float32(p*f) + expP4
+	p = float32(p*f) + expP5
+	r := float32(float32(p*f)*f) + f + 1
 	e := int32(math.Float32bits(t)) - 0x4B400000 // n as an integer
 	return r * math.Float32frombits(uint32(e+127)<<23)
 }

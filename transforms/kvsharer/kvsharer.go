@@ -219,16 +219,48 @@ type search struct {
 	layout  model.Layout
 
 	// The accepted layout's run of every sample, so a candidate that changes
-	// layers ≥ i resumes at layer i instead of recomputing the prefix
-	// (nil when the samples are too long to resume).
+	// layers ≥ i resumes at the last checkpoint layer ≤ i instead of
+	// recomputing the prefix (nil when the samples are too long to resume,
+	// or no checkpoint fits in the budget).
 	accepted []snapshot
+	every    int // checkpoint layers are every, 2·every, … (< Layers)
 }
 
 // snapshot is one sample's run under the accepted layout: the residual
-// stream entering each layer and the K/V cache.
+// stream entering each checkpoint layer (nil at the others) and the K/V
+// cache.
 type snapshot struct {
 	inputs [][]float32
 	cache  *engine.Cache
+}
+
+// streamBudget bounds the bytes of residual streams a search keeps (all
+// samples, fp32): at Qwen3-0.6B's width, 32 samples × 512 tokens take 64 MB
+// per layer, as much as their K/V, so keeping every layer's would double
+// the search's memory.
+const streamBudget = 96 << 20
+
+// checkpointStep returns the smallest step k such that the streams entering
+// layers k, 2k, … (< layers), perLayer bytes each, fit in budget; layers
+// when not even one fits. Resuming at the checkpoint below the first
+// changed layer recomputes at most k−1 unchanged layers, bit for bit as the
+// accepted run computed them, so the search's results do not depend on k.
+func checkpointStep(layers int, perLayer, budget int64) int {
+	for k := 1; k < layers; k++ {
+		if int64((layers-1)/k)*perLayer <= budget {
+			return k
+		}
+	}
+	return layers
+}
+
+// resumeAt returns the checkpoint layer a candidate whose first changed
+// layer is from resumes at; 0 means a full pass.
+func (s *search) resumeAt(from int) int {
+	if s.accepted == nil {
+		return 0
+	}
+	return from - from%s.every
 }
 
 // resumable reports whether samples of t tokens can resume mid-network (the
@@ -236,19 +268,21 @@ type snapshot struct {
 func resumable(t int) bool { return t <= 512 }
 
 // capture returns a ForwardOptions.LayerInput callback that records the
-// residual stream entering every layer from `from` on into snap. When the
-// run resumes from snap's own inputs[from], the engine has already copied
-// that input, so overwriting it with the same values is safe.
-func (snap *snapshot) capture(from int) func(l int, x []float32) {
+// residual stream entering every checkpoint layer from `from` on into snap.
+// When the run resumes from snap's own inputs[from], the engine has already
+// copied that input, so overwriting it with the same values is safe.
+func (snap *snapshot) capture(from, every int) func(l int, x []float32) {
 	return func(l int, x []float32) {
-		if l >= from {
+		if l >= from && l > 0 && l%every == 0 {
 			snap.inputs[l] = append(snap.inputs[l][:0], x...)
 		}
 	}
 }
 
-// accept records kv as the accepted layout: every sample is re-run from
-// layer `from` (the first layer it changes) and its snapshot replaced.
+// accept records kv as the accepted layout: every sample is re-run from the
+// checkpoint at or below layer `from` (the first layer it changes) and its
+// snapshot replaced. The replaced caches are collected sample by sample, so
+// the new ones reuse their memory instead of the heap growing by all of them.
 func (s *search) accept(kv []int, from int) error {
 	if s.accepted == nil {
 		return nil
@@ -260,22 +294,30 @@ func (s *search) accept(kv []int, from int) error {
 		return err
 	}
 	t := len(s.samples[0])
+	at := s.resumeAt(from)
 	for i, ids := range s.samples {
 		old := s.accepted[i]
 		next := snapshot{inputs: old.inputs, cache: e.NewCache(t)}
-		opts := &engine.ForwardOptions{LastOnly: true, LayerInput: next.capture(from)}
-		if from > 0 {
-			opts.Resume = &engine.Resume{Layer: from, Input: old.inputs[from], Cache: old.cache}
+		opts := &engine.ForwardOptions{LastOnly: true, LayerInput: next.capture(at, s.every)}
+		if at > 0 {
+			opts.Resume = &engine.Resume{Layer: at, Input: old.inputs[at], Cache: old.cache}
 		}
 		if _, err := e.Forward(ids, next.cache, opts); err != nil {
 			return err
 		}
 		s.accepted[i] = next
+		runtime.GC()
 	}
 	return nil
 }
 
 func newSearch(m *model.Model, samples [][]int) (*search, error) {
+	return newSearchBudget(m, samples, streamBudget)
+}
+
+// newSearchBudget is newSearch keeping at most budget bytes of residual
+// streams.
+func newSearchBudget(m *model.Model, samples [][]int, budget int64) (*search, error) {
 	e, err := engine.New(m)
 	if err != nil {
 		return nil, err
@@ -284,7 +326,8 @@ func newSearch(m *model.Model, samples [][]int) (*search, error) {
 	s := &search{base: e, samples: samples, cfg: c, layout: m.Layout.Clone(),
 		k: make([][]float32, c.Layers), v: make([][]float32, c.Layers)}
 	t := len(samples[0])
-	if resumable(t) {
+	s.every = checkpointStep(c.Layers, int64(len(samples))*int64(t)*int64(c.Hidden)*4, budget)
+	if resumable(t) && s.every < c.Layers {
 		s.accepted = make([]snapshot, len(samples))
 	}
 	for si, ids := range samples {
@@ -304,7 +347,7 @@ func newSearch(m *model.Model, samples [][]int) (*search, error) {
 		opts.CaptureKV = capture
 		if s.accepted != nil {
 			s.accepted[si] = snapshot{inputs: make([][]float32, c.Layers), cache: cache}
-			opts.LayerInput = s.accepted[si].capture(0)
+			opts.LayerInput = s.accepted[si].capture(0, s.every)
 		}
 		if _, err := e.Forward(ids, cache, opts); err != nil {
 			return nil, fmt.Errorf("calibration: %w", err)
@@ -381,7 +424,10 @@ type scoreFunc func(i int, resume *engine.Resume) (float64, error)
 // Samples run concurrently on engines sharing the weights (one per CPU, each
 // with the scorer newScorer makes for it); the mean is summed in sample
 // order, so the result does not depend on scheduling. Layers below from are
-// the accepted layout's: their results are reused, not recomputed.
+// the accepted layout's: their results are reused from the checkpoint at or
+// below from (resumeAt), not recomputed. The candidate's engines and
+// buffers are collected before it returns, so the heap does not grow by
+// one candidate's garbage after another.
 func (s *search) mean(kv []int, from int, newScorer func(e *engine.Engine) scoreFunc) (float64, error) {
 	l := s.layout.Clone()
 	l.KVSource = kv
@@ -401,8 +447,8 @@ func (s *search) mean(kv []int, from int, newScorer func(e *engine.Engine) score
 			score := newScorer(e)
 			for i := w; i < len(s.samples); i += workers {
 				var resume *engine.Resume
-				if s.accepted != nil && from > 0 {
-					resume = &engine.Resume{Layer: from, Input: s.accepted[i].inputs[from], Cache: s.accepted[i].cache}
+				if at := s.resumeAt(from); at > 0 {
+					resume = &engine.Resume{Layer: at, Input: s.accepted[i].inputs[at], Cache: s.accepted[i].cache}
 				}
 				if scores[i], err = score(i, resume); err != nil {
 					errs[w] = err
@@ -412,6 +458,7 @@ func (s *search) mean(kv []int, from int, newScorer func(e *engine.Engine) score
 		}(w)
 	}
 	wg.Wait()
+	runtime.GC()
 	if err := errors.Join(errs...); err != nil {
 		return 0, err
 	}

@@ -75,14 +75,16 @@ func (s *search) calibNLL(kv []int, from int) (float64, error) {
 	t := len(s.samples[0])
 	v := s.cfg.VocabSize
 	mean, err := s.mean(kv, from, func(e *engine.Engine) scoreFunc {
+		cache := e.NewCache(t)
 		return func(i int, resume *engine.Resume) (float64, error) {
+			cache.Reset()
 			ids, sum := s.samples[i], 0.0
 			opts := &engine.ForwardOptions{Resume: resume, OnLogits: func(row0 int, logits []float32) {
 				for r := 0; r*v < len(logits) && row0+r+1 < t; r++ {
 					sum += numerics.NLL(logits[r*v:(r+1)*v], ids[row0+r+1])
 				}
 			}}
-			_, err := e.Forward(ids, e.NewCache(t), opts)
+			_, err := e.Forward(ids, cache, opts)
 			return sum, err
 		}
 	})

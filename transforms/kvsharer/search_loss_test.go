@@ -58,7 +58,10 @@ func TestCalibNLLLayoutRefs(t *testing.T) {
 
 // TestLossSearch runs search=loss for two layers on qwen3-micro and checks
 // each round against a search that measures every candidate from the
-// embeddings (no resume): same candidates, same choice.
+// embeddings (no resume): same candidates, same choice, for a stream budget
+// that keeps every layer's input, one that keeps every second layer's
+// (candidates resume below their first changed layer) and one that keeps
+// none.
 func TestLossSearch(t *testing.T) {
 	m := reftest.Model(t, "qwen3-micro")
 	all := reftest.Load(t, "qwen3-micro").I32["ids_docs_val"]
@@ -66,25 +69,40 @@ func TestLossSearch(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		samples = append(samples, all[i*40:i*40+32])
 	}
-	s, err := newSearch(m, samples)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, replaced, tried, err := s.lossSearch(args{target: 2}, transforms.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if replaced != 2 {
-		t.Fatalf("replaced %d layers, want 2 (kv_source %v)", replaced, kv)
-	}
-
+	perLayer := int64(2 * 32 * m.Config.Hidden * 4)
 	plain, err := newSearch(m, samples)
 	if err != nil {
 		t.Fatal(err)
 	}
 	plain.accepted = nil
+	wantKV, wantTried := plainLossSearch(t, plain, 2)
+	for _, tc := range []struct {
+		budget int64
+		every  int
+	}{{streamBudget, 1}, {2 * perLayer, 2}, {perLayer - 1, 6}} {
+		s, err := newSearchBudget(m, samples, tc.budget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.every != tc.every || (s.accepted == nil) != (tc.every == 6) {
+			t.Fatalf("budget %d: checkpoint step %d (resume %v), want %d", tc.budget, s.every, s.accepted != nil, tc.every)
+		}
+		kv, replaced, tried, err := s.lossSearch(args{target: 2}, transforms.Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if replaced != 2 || !reflect.DeepEqual(kv, wantKV) || tried != wantTried {
+			t.Errorf("budget %d: search=loss chose %v (%d layers) after %d candidates; measured from the embeddings: %v after %d",
+				tc.budget, kv, replaced, tried, wantKV, wantTried)
+		}
+	}
+}
+
+// plainLossSearch is search=loss written out, every candidate measured from
+// the embeddings.
+func plainLossSearch(t *testing.T, plain *search, rounds int) ([]int, int) {
 	cur, count := []int{0, 1, 2, 3, 4, 5}, 0
-	for round := 0; round < 2; round++ {
+	for round := 0; round < rounds; round++ {
 		var best []int
 		bestNLL := math.Inf(1)
 		for i := 1; i < 6; i++ {
@@ -105,7 +123,5 @@ func TestLossSearch(t *testing.T) {
 		}
 		cur = best
 	}
-	if !reflect.DeepEqual(kv, cur) || tried != count {
-		t.Errorf("search=loss chose %v after %d candidates; measured from the embeddings: %v after %d", kv, tried, cur, count)
-	}
+	return cur, count
 }

@@ -1,0 +1,551 @@
+// Dot products of query heads with key rows for decode attention, fp16
+// (an F16 cache read in place) and fp32 rows (an F32 cache, or Q8_0 rows
+// widened into a small buffer). Each step computes four dot products —
+// 4 queries × 1 key, 2 × 2 or 1 × 4 — and reduces the four accumulators
+// together (VHADDPS tree) instead of one at a time.
+
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func dotsF16x1(s, q *float32, k *uint16, stride, T, d int)
+// s[r·ls+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 1, t < n; d % 16 == 0 (ls = n = T).
+// 4 key rows × 1 query per step: four sums reduced together.
+TEXT ·dotsF16x1(SB), NOSPLIT, $0-48
+	MOVQ s+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ T+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ CX, R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	XORQ BX, BX
+f16d1_t:
+	LEAQ 4(BX), AX
+	CMPQ AX, CX
+	JG f16d1_tail
+	LEAQ (DX)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	LEAQ (DX)(R8*8), R14
+	LEAQ (R11)(R8*8), R15
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ AX, AX
+f16d1_j:
+	CMPQ AX, R9
+	JGE f16d1_red
+	PREFETCHT0 (R14)(AX*2)
+	PREFETCHT0 (R15)(AX*2)
+	VCVTPH2PS (DX)(AX*2), Z8
+	VCVTPH2PS (R11)(AX*2), Z9
+	VCVTPH2PS (R12)(AX*2), Z10
+	VCVTPH2PS (R13)(AX*2), Z11
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	VFMADD231PS (SI)(AX*4), Z9, Z1
+	VFMADD231PS (SI)(AX*4), Z10, Z2
+	VFMADD231PS (SI)(AX*4), Z11, Z3
+	ADDQ $16, AX
+	JMP f16d1_j
+f16d1_red:
+	VEXTRACTF64X4 $1, Z0, Y4
+	VADDPS Y4, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y5
+	VADDPS Y5, Y1, Y1
+	VEXTRACTF64X4 $1, Z2, Y6
+	VADDPS Y6, Y2, Y2
+	VEXTRACTF64X4 $1, Z3, Y7
+	VADDPS Y7, Y3, Y3
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X4
+	VADDPS X4, X0, X0
+	VMOVUPS X0, (DI)
+	ADDQ $16, DI
+	ADDQ R8, DX
+	ADDQ R8, DX
+	ADDQ R8, DX
+	ADDQ R8, DX
+	ADDQ $4, BX
+	JMP f16d1_t
+f16d1_tail:
+f16d1_t1:
+	CMPQ BX, CX
+	JGE f16d1_done
+	VXORPS Z0, Z0, Z0
+	XORQ AX, AX
+f16d1_j1:
+	CMPQ AX, R9
+	JGE f16d1_red1
+	VCVTPH2PS (DX)(AX*2), Z8
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	ADDQ $16, AX
+	JMP f16d1_j1
+f16d1_red1:
+	VEXTRACTF64X4 $1, Z0, Y14
+	VADDPS Y14, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VMOVHLPS X0, X0, X14
+	VADDPS X14, X0, X0
+	VMOVSHDUP X0, X14
+	VADDSS X14, X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	INCQ BX
+	JMP f16d1_t1
+f16d1_done:
+	VZEROUPPER
+	RET
+
+// func dotsF16x2(s, q *float32, k *uint16, stride, T, d int)
+// s[r·ls+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 2, t < n; d % 16 == 0 (ls = n = T).
+// 2 key rows × 2 queries per step: four sums reduced together.
+TEXT ·dotsF16x2(SB), NOSPLIT, $0-48
+	MOVQ s+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ T+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ CX, R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	LEAQ (SI)(R11*1), R12
+	XORQ BX, BX
+f16d2_t:
+	LEAQ 2(BX), AX
+	CMPQ AX, CX
+	JG f16d2_tail
+	LEAQ (DX)(R8*1), R11
+	LEAQ (DX)(R8*8), R13
+	LEAQ (R11)(R8*8), R14
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ AX, AX
+f16d2_j:
+	CMPQ AX, R9
+	JGE f16d2_red
+	PREFETCHT0 (R13)(AX*2)
+	PREFETCHT0 (R14)(AX*2)
+	VCVTPH2PS (DX)(AX*2), Z8
+	VCVTPH2PS (R11)(AX*2), Z9
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	VFMADD231PS (R12)(AX*4), Z8, Z1
+	VFMADD231PS (SI)(AX*4), Z9, Z2
+	VFMADD231PS (R12)(AX*4), Z9, Z3
+	ADDQ $16, AX
+	JMP f16d2_j
+f16d2_red:
+	VEXTRACTF64X4 $1, Z0, Y4
+	VADDPS Y4, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y5
+	VADDPS Y5, Y1, Y1
+	VEXTRACTF64X4 $1, Z2, Y6
+	VADDPS Y6, Y2, Y2
+	VEXTRACTF64X4 $1, Z3, Y7
+	VADDPS Y7, Y3, Y3
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X4
+	VADDPS X4, X0, X0
+	VPERMILPS $0xd8, X0, X0
+	VMOVLPS X0, (DI)
+	VMOVHPS X0, (DI)(R10*1)
+	ADDQ $8, DI
+	ADDQ R8, DX
+	ADDQ R8, DX
+	ADDQ $2, BX
+	JMP f16d2_t
+f16d2_tail:
+f16d2_t1:
+	CMPQ BX, CX
+	JGE f16d2_done
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	XORQ AX, AX
+f16d2_j1:
+	CMPQ AX, R9
+	JGE f16d2_red1
+	VCVTPH2PS (DX)(AX*2), Z8
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	VFMADD231PS (R12)(AX*4), Z8, Z1
+	ADDQ $16, AX
+	JMP f16d2_j1
+f16d2_red1:
+	VEXTRACTF64X4 $1, Z0, Y14
+	VADDPS Y14, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VMOVHLPS X0, X0, X14
+	VADDPS X14, X0, X0
+	VMOVSHDUP X0, X14
+	VADDSS X14, X0, X0
+	VEXTRACTF64X4 $1, Z1, Y14
+	VADDPS Y14, Y1, Y1
+	VEXTRACTF128 $1, Y1, X14
+	VADDPS X14, X1, X1
+	VMOVHLPS X1, X1, X14
+	VADDPS X14, X1, X1
+	VMOVSHDUP X1, X14
+	VADDSS X14, X1, X1
+	VMOVSS X0, (DI)
+	VMOVSS X1, (DI)(R10*1)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	INCQ BX
+	JMP f16d2_t1
+f16d2_done:
+	VZEROUPPER
+	RET
+
+// func dotsF16x4(s, q *float32, k *uint16, stride, T, d int)
+// s[r·ls+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 4, t < n; d % 16 == 0 (ls = n = T).
+// 1 key row × 4 queries per step: four sums reduced together.
+TEXT ·dotsF16x4(SB), NOSPLIT, $0-48
+	MOVQ s+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $1, R8
+	MOVQ T+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ CX, R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	LEAQ (SI)(R11*1), R12
+	LEAQ (R12)(R11*1), R14
+	LEAQ (R14)(R11*1), R15
+	LEAQ (R10)(R10*2), R11
+	XORQ BX, BX
+f16d4_t:
+	LEAQ 1(BX), AX
+	CMPQ AX, CX
+	JG f16d4_tail
+	LEAQ (DX)(R8*8), R13
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ AX, AX
+f16d4_j:
+	CMPQ AX, R9
+	JGE f16d4_red
+	PREFETCHT0 (R13)(AX*2)
+	VCVTPH2PS (DX)(AX*2), Z8
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	VFMADD231PS (R12)(AX*4), Z8, Z1
+	VFMADD231PS (R14)(AX*4), Z8, Z2
+	VFMADD231PS (R15)(AX*4), Z8, Z3
+	ADDQ $16, AX
+	JMP f16d4_j
+f16d4_red:
+	VEXTRACTF64X4 $1, Z0, Y4
+	VADDPS Y4, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y5
+	VADDPS Y5, Y1, Y1
+	VEXTRACTF64X4 $1, Z2, Y6
+	VADDPS Y6, Y2, Y2
+	VEXTRACTF64X4 $1, Z3, Y7
+	VADDPS Y7, Y3, Y3
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X4
+	VADDPS X4, X0, X0
+	VMOVSS X0, (DI)
+	VEXTRACTPS $1, X0, (DI)(R10*1)
+	VEXTRACTPS $2, X0, (DI)(R10*2)
+	VEXTRACTPS $3, X0, (DI)(R11*1)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	ADDQ $1, BX
+	JMP f16d4_t
+f16d4_tail:
+	VZEROUPPER
+	RET
+
+// func dotsF32x1(s, q, k *float32, stride, n, d, ls int)
+// s[r·ls+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 1, t < n; d % 16 == 0.
+// 4 key rows × 1 query per step: four sums reduced together.
+TEXT ·dotsF32x1(SB), NOSPLIT, $0-56
+	MOVQ s+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $2, R8
+	MOVQ n+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ ls+48(FP), R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	XORQ BX, BX
+f32d1_t:
+	LEAQ 4(BX), AX
+	CMPQ AX, CX
+	JG f32d1_tail
+	LEAQ (DX)(R8*1), R11
+	LEAQ (R11)(R8*1), R12
+	LEAQ (R12)(R8*1), R13
+	LEAQ (DX)(R8*8), R14
+	LEAQ (R11)(R8*8), R15
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ AX, AX
+f32d1_j:
+	CMPQ AX, R9
+	JGE f32d1_red
+	PREFETCHT0 (R14)(AX*4)
+	PREFETCHT0 (R15)(AX*4)
+	VMOVUPS (DX)(AX*4), Z8
+	VMOVUPS (R11)(AX*4), Z9
+	VMOVUPS (R12)(AX*4), Z10
+	VMOVUPS (R13)(AX*4), Z11
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	VFMADD231PS (SI)(AX*4), Z9, Z1
+	VFMADD231PS (SI)(AX*4), Z10, Z2
+	VFMADD231PS (SI)(AX*4), Z11, Z3
+	ADDQ $16, AX
+	JMP f32d1_j
+f32d1_red:
+	VEXTRACTF64X4 $1, Z0, Y4
+	VADDPS Y4, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y5
+	VADDPS Y5, Y1, Y1
+	VEXTRACTF64X4 $1, Z2, Y6
+	VADDPS Y6, Y2, Y2
+	VEXTRACTF64X4 $1, Z3, Y7
+	VADDPS Y7, Y3, Y3
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X4
+	VADDPS X4, X0, X0
+	VMOVUPS X0, (DI)
+	ADDQ $16, DI
+	ADDQ R8, DX
+	ADDQ R8, DX
+	ADDQ R8, DX
+	ADDQ R8, DX
+	ADDQ $4, BX
+	JMP f32d1_t
+f32d1_tail:
+f32d1_t1:
+	CMPQ BX, CX
+	JGE f32d1_done
+	VXORPS Z0, Z0, Z0
+	XORQ AX, AX
+f32d1_j1:
+	CMPQ AX, R9
+	JGE f32d1_red1
+	VMOVUPS (DX)(AX*4), Z8
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	ADDQ $16, AX
+	JMP f32d1_j1
+f32d1_red1:
+	VEXTRACTF64X4 $1, Z0, Y14
+	VADDPS Y14, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VMOVHLPS X0, X0, X14
+	VADDPS X14, X0, X0
+	VMOVSHDUP X0, X14
+	VADDSS X14, X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	INCQ BX
+	JMP f32d1_t1
+f32d1_done:
+	VZEROUPPER
+	RET
+
+// func dotsF32x2(s, q, k *float32, stride, n, d, ls int)
+// s[r·ls+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 2, t < n; d % 16 == 0.
+// 2 key rows × 2 queries per step: four sums reduced together.
+TEXT ·dotsF32x2(SB), NOSPLIT, $0-56
+	MOVQ s+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $2, R8
+	MOVQ n+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ ls+48(FP), R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	LEAQ (SI)(R11*1), R12
+	XORQ BX, BX
+f32d2_t:
+	LEAQ 2(BX), AX
+	CMPQ AX, CX
+	JG f32d2_tail
+	LEAQ (DX)(R8*1), R11
+	LEAQ (DX)(R8*8), R13
+	LEAQ (R11)(R8*8), R14
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ AX, AX
+f32d2_j:
+	CMPQ AX, R9
+	JGE f32d2_red
+	PREFETCHT0 (R13)(AX*4)
+	PREFETCHT0 (R14)(AX*4)
+	VMOVUPS (DX)(AX*4), Z8
+	VMOVUPS (R11)(AX*4), Z9
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	VFMADD231PS (R12)(AX*4), Z8, Z1
+	VFMADD231PS (SI)(AX*4), Z9, Z2
+	VFMADD231PS (R12)(AX*4), Z9, Z3
+	ADDQ $16, AX
+	JMP f32d2_j
+f32d2_red:
+	VEXTRACTF64X4 $1, Z0, Y4
+	VADDPS Y4, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y5
+	VADDPS Y5, Y1, Y1
+	VEXTRACTF64X4 $1, Z2, Y6
+	VADDPS Y6, Y2, Y2
+	VEXTRACTF64X4 $1, Z3, Y7
+	VADDPS Y7, Y3, Y3
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X4
+	VADDPS X4, X0, X0
+	VPERMILPS $0xd8, X0, X0
+	VMOVLPS X0, (DI)
+	VMOVHPS X0, (DI)(R10*1)
+	ADDQ $8, DI
+	ADDQ R8, DX
+	ADDQ R8, DX
+	ADDQ $2, BX
+	JMP f32d2_t
+f32d2_tail:
+f32d2_t1:
+	CMPQ BX, CX
+	JGE f32d2_done
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	XORQ AX, AX
+f32d2_j1:
+	CMPQ AX, R9
+	JGE f32d2_red1
+	VMOVUPS (DX)(AX*4), Z8
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	VFMADD231PS (R12)(AX*4), Z8, Z1
+	ADDQ $16, AX
+	JMP f32d2_j1
+f32d2_red1:
+	VEXTRACTF64X4 $1, Z0, Y14
+	VADDPS Y14, Y0, Y0
+	VEXTRACTF128 $1, Y0, X14
+	VADDPS X14, X0, X0
+	VMOVHLPS X0, X0, X14
+	VADDPS X14, X0, X0
+	VMOVSHDUP X0, X14
+	VADDSS X14, X0, X0
+	VEXTRACTF64X4 $1, Z1, Y14
+	VADDPS Y14, Y1, Y1
+	VEXTRACTF128 $1, Y1, X14
+	VADDPS X14, X1, X1
+	VMOVHLPS X1, X1, X14
+	VADDPS X14, X1, X1
+	VMOVSHDUP X1, X14
+	VADDSS X14, X1, X1
+	VMOVSS X0, (DI)
+	VMOVSS X1, (DI)(R10*1)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	INCQ BX
+	JMP f32d2_t1
+f32d2_done:
+	VZEROUPPER
+	RET
+
+// func dotsF32x4(s, q, k *float32, stride, n, d, ls int)
+// s[r·ls+t] = q[r·d : r·d+d] · k[t·stride : t·stride+d] for r < 4, t < n; d % 16 == 0.
+// 1 key row × 4 queries per step: four sums reduced together.
+TEXT ·dotsF32x4(SB), NOSPLIT, $0-56
+	MOVQ s+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), DX
+	MOVQ stride+24(FP), R8
+	SHLQ $2, R8
+	MOVQ n+32(FP), CX
+	MOVQ d+40(FP), R9
+	MOVQ ls+48(FP), R10
+	SHLQ $2, R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	LEAQ (SI)(R11*1), R12
+	LEAQ (R12)(R11*1), R14
+	LEAQ (R14)(R11*1), R15
+	LEAQ (R10)(R10*2), R11
+	XORQ BX, BX
+f32d4_t:
+	LEAQ 1(BX), AX
+	CMPQ AX, CX
+	JG f32d4_tail
+	LEAQ (DX)(R8*8), R13
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ AX, AX
+f32d4_j:
+	CMPQ AX, R9
+	JGE f32d4_red
+	PREFETCHT0 (R13)(AX*4)
+	VMOVUPS (DX)(AX*4), Z8
+	VFMADD231PS (SI)(AX*4), Z8, Z0
+	VFMADD231PS (R12)(AX*4), Z8, Z1
+	VFMADD231PS (R14)(AX*4), Z8, Z2
+	VFMADD231PS (R15)(AX*4), Z8, Z3
+	ADDQ $16, AX
+	JMP f32d4_j
+f32d4_red:
+	VEXTRACTF64X4 $1, Z0, Y4
+	VADDPS Y4, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y5
+	VADDPS Y5, Y1, Y1
+	VEXTRACTF64X4 $1, Z2, Y6
+	VADDPS Y6, Y2, Y2
+	VEXTRACTF64X4 $1, Z3, Y7
+	VADDPS Y7, Y3, Y3
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VHADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X4
+	VADDPS X4, X0, X0
+	VMOVSS X0, (DI)
+	VEXTRACTPS $1, X0, (DI)(R10*1)
+	VEXTRACTPS $2, X0, (DI)(R10*2)
+	VEXTRACTPS $3, X0, (DI)(R11*1)
+	ADDQ $4, DI
+	ADDQ R8, DX
+	ADDQ $1, BX
+	JMP f32d4_t
+f32d4_tail:
+	VZEROUPPER
+	RET
