@@ -92,33 +92,26 @@ func matmul(y, x []float32, n int, w *Matrix, mode Mode, threads int, add bool) 
 		defer c.act.release()
 		kern = fastKernel(c)
 	}
-	if n == 1 {
-		interleaveRows(w.rows, w.rowBytes, threads, func(r0, r1 int) { kern(c, r0, r1) })
-		return
+	step := max(gemvChunkBytes/max(w.rowBytes, 1), 1)
+	if n > 1 {
+		step = (w.rows + 8*threads - 1) / (8 * threads)
+		step = (step + rowGrain - 1) / rowGrain * rowGrain
 	}
-	parallelRows(w.rows, threads, func(r0, r1 int) { kern(c, r0, r1) })
+	parallelChunks(w.rows, step, threads, func(r0, r1 int) { kern(c, r0, r1) })
 }
 
-// rowGrain is the granularity of the split of W's rows across goroutines.
+// rowGrain is the granularity of a GEMM's split of W's rows: the register
+// tiles of the GEMM kernels divide it.
 const rowGrain = 32
-
-// parallelRows calls fn on contiguous ranges of [0,rows) split at multiples
-// of rowGrain, one per worker.
-func parallelRows(rows, threads int, fn func(r0, r1 int)) {
-	chunks := (rows + rowGrain - 1) / rowGrain
-	threads = min(threads, chunks)
-	bound := func(t int) int { return min(t*chunks/threads*rowGrain, rows) }
-	Parallel(threads, func(t int) { fn(bound(t), bound(t+1)) })
-}
 
 // gemvChunkBytes is the weight bytes one GEMV task streams.
 const gemvChunkBytes = 64 << 10
 
-// interleaveRows calls fn on chunks of [0,rows) of about gemvChunkBytes,
-// taken in order by the workers, so that all of them stream neighbouring
-// weight rows.
-func interleaveRows(rows, rowBytes, threads int, fn func(r0, r1 int)) {
-	step := max(gemvChunkBytes/max(rowBytes, 1), 1)
+// parallelChunks calls fn on the chunks [0,step), [step,2·step), … of
+// [0,rows), taken in order by up to threads workers: they stream
+// neighbouring weight rows, and a worker that runs slower (a shared or
+// preempted core) takes fewer chunks.
+func parallelChunks(rows, step, threads int, fn func(r0, r1 int)) {
 	chunks := (rows + step - 1) / step
 	var next atomic.Int64
 	Parallel(min(threads, chunks), func(int) {
