@@ -4,6 +4,7 @@
 //
 //	go run ./bench/finetune recover -steps 300 -kd 0.5 -out /tmp/ft-kd
 //	go run ./bench/finetune throughput -model micro|qwen3-0.6b -steps 3
+//	go run ./bench/finetune plot -in OUT/uptrain.json -out loss.png   (a scripts/uptrain_hf.py run)
 package main
 
 import (
@@ -30,7 +31,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: finetune recover|throughput [flags]")
+		fmt.Fprintln(os.Stderr, "usage: finetune recover|throughput|plot [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -39,6 +40,8 @@ func main() {
 		err = recoverCmd(os.Args[2:])
 	case "throughput":
 		err = throughputCmd(os.Args[2:])
+	case "plot":
+		err = plotCmd(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
