@@ -2,10 +2,10 @@ package engine
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"github.com/retrofit-llm/retrofit/internal/numerics"
+	"github.com/retrofit-llm/retrofit/kernels"
 	"github.com/retrofit-llm/retrofit/model"
 	"github.com/retrofit-llm/retrofit/sgemm"
 )
@@ -30,7 +30,6 @@ type attnJob struct {
 	blocks     int // query blocks per head
 	tasks      int
 	next       atomic.Int64
-	wg         sync.WaitGroup
 	grouped    bool // n == 1: one task per KV group, all its query heads at once
 	groupHeads int
 }
@@ -86,21 +85,7 @@ func (e *Engine) attention(q []float32, stride int, k, v []float32, kh, vh []uin
 	for len(e.s.workers) < workers {
 		e.s.workers = append(e.s.workers, nil)
 	}
-	if workers == 1 {
-		j.work(0)
-		return
-	}
-	j.wg.Add(workers - 1)
-	for w := 1; w < workers; w++ {
-		go j.helper(w)
-	}
-	j.work(0)
-	j.wg.Wait()
-}
-
-func (j *attnJob) helper(w int) {
-	defer j.wg.Done()
-	j.work(w)
+	kernels.Parallel(workers, j.work)
 }
 
 func (j *attnJob) work(w int) {

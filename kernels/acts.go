@@ -82,15 +82,7 @@ func quantizeActs(k *kernelSet, t Type, x []float32, n, cols, threads int) *acts
 		rows(0, n)
 		return a
 	}
-	var wg sync.WaitGroup
-	for k := 0; k < threads; k++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rows(k*n/threads, (k+1)*n/threads)
-		}()
-	}
-	wg.Wait()
+	Parallel(threads, func(k int) { rows(k*n/threads, (k+1)*n/threads) })
 	return a
 }
 

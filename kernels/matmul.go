@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Mode selects the arithmetic of a product (see the package comment).
@@ -91,30 +92,35 @@ func matmul(y, x []float32, n int, w *Matrix, mode Mode, threads int, add bool) 
 		defer c.act.release()
 		kern = fastKernel(c)
 	}
-	parallelRows(w.rows, threads, func(r0, r1 int) { kern(c, r0, r1) })
+	step := max(gemvChunkBytes/max(w.rowBytes, 1), 1)
+	if n > 1 {
+		step = (w.rows + 8*threads - 1) / (8 * threads)
+		step = (step + rowGrain - 1) / rowGrain * rowGrain
+	}
+	parallelChunks(w.rows, step, threads, func(r0, r1 int) { kern(c, r0, r1) })
 }
 
-// rowGrain is the granularity of the split of W's rows across goroutines.
+// rowGrain is the granularity of a GEMM's split of W's rows: the register
+// tiles of the GEMM kernels divide it.
 const rowGrain = 32
 
-// parallelRows calls fn on contiguous ranges of [0,rows) split at multiples
-// of rowGrain, one per goroutine (the caller's being one of them).
-func parallelRows(rows, threads int, fn func(r0, r1 int)) {
-	chunks := (rows + rowGrain - 1) / rowGrain
-	threads = min(threads, chunks)
-	if threads <= 1 {
-		fn(0, rows)
-		return
-	}
-	bound := func(t int) int { return min(t*chunks/threads*rowGrain, rows) }
-	var wg sync.WaitGroup
-	wg.Add(threads - 1)
-	for t := 1; t < threads; t++ {
-		go func() {
-			defer wg.Done()
-			fn(bound(t), bound(t+1))
-		}()
-	}
-	fn(0, bound(1))
-	wg.Wait()
+// gemvChunkBytes is the weight bytes one GEMV task streams.
+const gemvChunkBytes = 64 << 10
+
+// parallelChunks calls fn on the chunks [0,step), [step,2·step), … of
+// [0,rows), taken in order by up to threads workers: they stream
+// neighbouring weight rows, and a worker that runs slower (a shared or
+// preempted core) takes fewer chunks.
+func parallelChunks(rows, step, threads int, fn func(r0, r1 int)) {
+	chunks := (rows + step - 1) / step
+	var next atomic.Int64
+	Parallel(min(threads, chunks), func(int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= chunks {
+				return
+			}
+			fn(i*step, min((i+1)*step, rows))
+		}
+	})
 }

@@ -14,7 +14,11 @@ after the local stage) times the mean over layers and tokens of each layer's
 output hidden state against the teacher's (normalised MSE |s-t|^2/|t|^2, or
 cosine distance 1-cos). --local-steps first trains only the layers whose K/V
 layout differs from the original on their layer loss alone (the others get
-zero gradient, so AdamW leaves them unchanged). The text is split into documents on
+zero gradient, so AdamW leaves them unchanged). A Depth-Attention warm start
+(config.retrofit.depth_self_bias b0 > 0, from `convert --opt warm=on`) is
+annealed as `retrofit finetune` does: step k trains with bias
+min(b0, -ln(k/W)), 0 from step W = --warm-steps (default half the steps) on;
+the saved model holds the bias after the last step. The text is split into documents on
 blank-line triples, tokenized with the model's tokenizer.json, joined with
 <|endoftext|> and packed into windows of ctx tokens. Trains with the HF Trainer
 (DDP under torchrun); saves the result (weights in --save-dtype, remote code,
@@ -93,10 +97,22 @@ def changed_layers(model):
     return [i for i in range(len(kv)) if kv[i] != i or (i < len(mix) and mix[i])]
 
 
+def self_bias(k, w, b0):
+    """The warm start's self-score bias after k of w anneal steps (finetune.SelfBias)."""
+    if b0 <= 0 or k >= w:
+        return 0.0
+    if k <= 0:
+        return b0
+    return min(b0, -math.log(k / w))
+
+
 class DistillTrainer(Trainer):
     def __init__(self, *args, teacher=None, alpha=0.5, temperature=2.0, layer_weight=0.0, layer_kind="mse",
-                 layer_anneal=0, local_steps=0, **kwargs):
+                 layer_anneal=0, local_steps=0, warm_steps=0, **kwargs):
         super().__init__(*args, **kwargs)
+        base = self.model.module if hasattr(self.model, "module") else self.model
+        self.layout = getattr(base.config, "retrofit", None) or {}
+        self.bias0, self.warm_steps = float(self.layout.get("depth_self_bias", 0.0)), warm_steps
         self.teacher, self.alpha, self.temperature = teacher, alpha, temperature
         self.layer_weight, self.layer_kind, self.layer_anneal, self.local_steps = layer_weight, layer_kind, layer_anneal, local_steps
         self.parts = []
@@ -117,7 +133,18 @@ class DistillTrainer(Trainer):
             return self.layer_weight
         return self.layer_weight * max(0.0, 1 - (step - self.local_steps) / self.layer_anneal)
 
+    def anneal(self, k):
+        """Sets the layout's self-score bias (read by every forward) to its value after k steps."""
+        if self.bias0 > 0:
+            b = self_bias(k, self.warm_steps, self.bias0)
+            if b > 0:
+                self.layout["depth_self_bias"] = b
+            else:
+                self.layout.pop("depth_self_bias", None)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if model.training:
+            self.anneal(self.state.global_step + 1)
         out = model(input_ids=inputs["input_ids"], labels=inputs["labels"])
         ce = out.loss.mean()  # one loss per replica under nn.DataParallel (one process, several GPUs)
         loss = ce
@@ -198,6 +225,7 @@ def main():
     p.add_argument("--layer-loss", default="mse", choices=["mse", "cos"])
     p.add_argument("--layer-anneal", type=int, default=0, help="steps over which --layer-weight decays to 0 after the local stage")
     p.add_argument("--local-steps", type=int, default=0, help="first steps: only the changed layers train, on their layer loss")
+    p.add_argument("--warm-steps", type=int, default=0, help="Depth-Attention warm start: steps over which the self-score bias anneals to 0 (default half the steps)")
     a = p.parse_args()
 
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -242,13 +270,17 @@ def main():
     trainer = DistillTrainer(
         model=model, args=args, train_dataset=Windows(rows), teacher=teacher, alpha=a.alpha, temperature=a.temperature,
         layer_weight=a.layer_weight, layer_kind=a.layer_loss, layer_anneal=a.layer_anneal, local_steps=a.local_steps,
+        warm_steps=a.warm_steps if a.warm_steps > 0 else max(1, a.steps // 2),
     )
+    if trainer.bias0 > 0:
+        print(f"warm start: depth_self_bias {trainer.bias0:g} annealed to 0 over {trainer.warm_steps} steps", flush=True)
     main_proc = trainer.is_world_process_zero()
     before = None
     if eval_ids is not None and main_proc:
         before = perplexity(model.to(args.device), eval_ids, a.ctx)[0]
         model.train()
     trainer.train()
+    trainer.anneal(a.steps)  # the saved model holds the bias after the last step
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
     if not main_proc:
@@ -276,6 +308,8 @@ def main():
         "kl_first10": mean(first, 1), "kl_last10": mean(last, 1),
         "layer_first10": mean(first, 3), "layer_last10": mean(last, 3), "layer_weight": a.layer_weight,
         "layer_loss": a.layer_loss, "layer_anneal": a.layer_anneal, "local_steps": a.local_steps,
+        "depth_self_bias_start": trainer.bias0, "warm_steps": trainer.warm_steps if trainer.bias0 > 0 else 0,
+        "depth_self_bias_end": float(trainer.layout.get("depth_self_bias", 0.0)),
         "parts": trainer.parts,
         "log_history": trainer.state.log_history,
     }

@@ -130,6 +130,7 @@ func main() {
 	samples := flag.Int("calib-samples", 30, "kvsharer calibration samples")
 	calibCtx := flag.Int("calib-ctx", 64, "kvsharer tokens per sample")
 	models := flag.String("models", "qwen3-micro,qwen2-micro", "fixtures to measure")
+	only := flag.String("only", "", "keep only the rows whose label contains one of these |-separated strings (e.g. \"mlkv init=align|kvsharer init=align share\")")
 	set := flag.String("rows", "all", "all: every transform; align: K/V sharing cold and with init=align (plan notes printed); search: KVSharer distance vs loss search")
 	flag.Parse()
 	list := rows
@@ -140,6 +141,21 @@ func main() {
 		list = searchRows
 	case "align-cla":
 		list = func(n int) []row { return alignRows(n)[:2] }
+	}
+	if *only != "" {
+		all := list
+		list = func(n int) []row {
+			var out []row
+			for _, r := range all(n) {
+				for _, o := range strings.Split(*only, "|") {
+					if strings.Contains(r.label(), o) {
+						out = append(out, r)
+						break
+					}
+				}
+			}
+			return out
+		}
 	}
 	if err := run(*fixtures, strings.Split(*models, ","), *windows, *ctx, *samples, *calibCtx, list, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "transforms:", err)

@@ -48,7 +48,7 @@ func main() {
 	var rss, accuracy, makeOnly bool
 	var chunks int
 	var retrofitBin string
-	flag.StringVar(&c.llama, "llama", "", "directory holding llama.cpp's llama-bench and llama-quantize (default: from /work/llama/READY-stock)")
+	flag.StringVar(&c.llama, "llama", "", "directory holding llama.cpp's llama-bench and llama-quantize (default: from /work/llama/READY-stock; \"none\": retrofit only)")
 	flag.StringVar(&c.dir, "dir", filepath.Join(os.TempDir(), "vsllama"), "where the model files are made and kept")
 	flag.StringVar(&c.fixtures, "fixtures", "../shared/fixtures", "fixtures directory (qwen3-micro, the Qwen3 tokenizer)")
 	flag.IntVar(&c.threads, "threads", 2, "threads for both engines")
@@ -72,9 +72,13 @@ func main() {
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	runtime.GOMAXPROCS(c.threads)
-	if c.llama == "" {
+	if c.llama == "none" {
+		c.llama = ""
+	} else if c.llama == "" {
 		if b, err := os.ReadFile("/work/llama/READY-stock"); err == nil {
 			c.llama = llamaDir(string(b))
+		} else {
+			fmt.Fprintln(os.Stderr, "vsllama: no -llama given and no /work/llama/READY-stock: retrofit only")
 		}
 	}
 	if makeOnly {
@@ -109,13 +113,6 @@ func main() {
 }
 
 func run(c config, models, types []string, rss, accuracy bool, chunks int, retrofitBin string) error {
-	if c.llama == "" {
-		if b, err := os.ReadFile("/work/llama/READY-stock"); err == nil {
-			c.llama = llamaDir(string(b))
-		} else {
-			fmt.Fprintln(os.Stderr, "vsllama: no -llama given and no /work/llama/READY-stock: retrofit only")
-		}
-	}
 	if (rss || accuracy) && retrofitBin == "" {
 		retrofitBin = filepath.Join(c.dir, "retrofit")
 		if out, err := exec.Command("go", "build", "-o", retrofitBin, "./cmd/retrofit").CombinedOutput(); err != nil {

@@ -26,6 +26,14 @@ func speedTable(c config, models, types []string) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockMachine()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average at start: %s\n", strings.Join(strings.Fields(string(b))[:3], " "))
+	}
 	fmt.Printf("retrofit (%s mode, %s KV cache) vs llama.cpp (llama-bench), %d threads, mean of %d runs after a warm-up\n\n",
 		opts.Mode, opts.CacheType(), c.threads, c.reps)
 	fmt.Println("| model | type | file | test | retrofit tok/s | llama.cpp tok/s | retrofit / llama.cpp |")

@@ -19,17 +19,30 @@
 //     into q_norm.weight. align fits that restricted map directly and
 //     reports both.
 //
-// Then, layer by layer in order, each aligned layer's o_proj is refitted by
-// least squares (ridge toward the V-map fold, chosen on one calibration
-// sample in four held out; not applied when no ridge beats the fold there) so that its attention
-// contribution in the converted model, with every earlier fold in place,
-// matches the original layer's contribution plus the drift of the residual
-// stream entering the layer (original − converted): a closed-form step that
-// also absorbs what the restricted K map and per-head V map miss. Its
-// parameters are o_proj's (Hidden × Heads·HeadDim), so it wants more
-// calibration than the per-head maps and runs only with at least
-// refitTokensPerDim tokens per attention-output dimension (e.g. 128
-// samples × 256 tokens).
+// Then, layer by layer in order from the first aligned layer (each step
+// sees every earlier fold in place, in the converted model):
+//
+//   - K score fit (aligned layers, scores.go): the K map is refitted on the
+//     attention scores rather than on K, least squares weighted by the
+//     original attention probabilities and centred per query; candidates
+//     (cold, the K-energy fit, the exact folds, and on Qwen3 a per-head
+//     complex scale folded approximately into q_proj through q_norm's
+//     weight) are chosen by their true score error on held-out samples.
+//   - o_proj refit (every layer): least squares (ridge toward the current
+//     weight, chosen on one calibration sample in four held out; not
+//     applied when no ridge beats the current weight there) so that the
+//     layer's attention contribution in the converted model matches the
+//     original layer's plus the drift of the residual stream entering the
+//     layer (original − converted): it also absorbs what the restricted K
+//     map and per-head V map miss.
+//   - down_proj refit (every layer, mlp.go): the same for the MLP's output
+//     on the converted model's MLP activations, against the original MLP's
+//     output plus the drift of the residual stream after attention.
+//
+// The refits' parameters are whole matrices, so they want more calibration
+// than the per-head maps: o_proj runs only with at least refitTokensPerDim
+// tokens per attention-output dimension (e.g. 128 samples × 256 tokens on
+// qwen3-micro), down_proj with half that per MLP dimension.
 //
 // Explained fractions are 1 − ‖target − fit‖² / ‖target‖² over the
 // calibration tokens (uncentred, so RoPE leaves them unchanged); "cold" is
@@ -57,6 +70,7 @@ type Fit struct {
 	// Explained fractions of the layer's own K and V energy.
 	KCold, KFit, KFolded float64 // KFit: per-head complex scale; KFolded: the map folded
 	VCold, VFit          float64
+	Scores               ScoreFit // the K map refitted on attention scores
 }
 
 // layerStats accumulates calibration statistics of one aligned layer.
@@ -64,6 +78,7 @@ type layerStats struct {
 	layer, source int
 	v             []*vStats // per original K/V head
 	k             []*kStats
+	kmap          kMap // the K map fitted on K (energy), folded first
 }
 
 // Apply fits the maps for every layer of the edit e (computed on m) whose K/V
@@ -109,26 +124,68 @@ func Apply(m *model.Model, e *transforms.Edit, env transforms.Env) ([]Fit, error
 	for _, s := range env.Calib {
 		tokens += len(s)
 	}
-	if need := refitTokensPerDim * c.Heads * c.HeadDim; tokens < need {
-		e.Notes = append(e.Notes, fmt.Sprintf("align o_proj refit skipped: %d calibration tokens, it needs %d (%d per attention-output dimension; e.g. --calib-samples 128 --calib-ctx 256)", tokens, need, refitTokensPerDim))
-		return fits, nil
+	refit := tokens >= refitTokensPerDim*c.Heads*c.HeadDim
+	if !refit {
+		e.Notes = append(e.Notes, fmt.Sprintf("align o_proj refit skipped: %d calibration tokens, it needs %d (%d per attention-output dimension; e.g. --calib-samples 128 --calib-ctx 256)", tokens, refitTokensPerDim*c.Heads*c.HeadDim, refitTokensPerDim))
 	}
-	var layers []int
-	for _, st := range stats {
-		layers = append(layers, st.layer)
-	}
-	outs, err := refitOut(m, e, layers, true, env)
+	oe, err := engine.New(m)
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range outs {
-		if o.Ridge == 0 {
-			e.Notes = append(e.Notes, fmt.Sprintf("align layer %d o_proj refit: not applied (no ridge beat the V-map fold on held-out calibration samples; attention output explained %.3f)", o.Layer, o.VFold))
+	orig, err := runOrig(oe, env.Calib, stats[0].layer, env)
+	if err != nil {
+		return nil, err
+	}
+	byLayer := map[int]int{}
+	for i, st := range stats {
+		byLayer[st.layer] = i
+	}
+	// Layer by layer in order from the first aligned layer, so each fit sees
+	// the earlier layers aligned.
+	for l := stats[0].layer; l < c.Layers; l++ {
+		i, aligned := byLayer[l]
+		if aligned {
+			st := stats[i]
+			sf, err := fitScores(orig, m, e, st.layer, st.source, st.kmap, env)
+			if err != nil {
+				return nil, err
+			}
+			fits[i].Scores = sf
+			e.Notes = append(e.Notes, fmt.Sprintf("align layer %d K score fit: %s; held-out score variance explained (under the original attention weights) %.3f (energy fit %.3f, cold %.3f)", sf.Layer, sf.Chosen, sf.Fit, sf.Energy, sf.Cold))
+		}
+		if !refit {
 			continue
 		}
-		e.Notes = append(e.Notes, fmt.Sprintf("align layer %d o_proj refit (ridge %g, chosen on held-out samples): attention output explained %.3f (V-map fold) → %.3f", o.Layer, o.Ridge, o.VFold, o.Refitted))
+		o, ps, err := refitLayer(orig, m, e, l, true, env)
+		if err != nil {
+			return nil, err
+		}
+		e.Notes = append(e.Notes, refitNote(o, "o_proj", "attention output", aligned))
+		if need := refitTokensPerDim * c.Intermediate / 2; tokens < need {
+			if l == stats[0].layer {
+				e.Notes = append(e.Notes, fmt.Sprintf("align down_proj refit skipped: %d calibration tokens, it needs %d (%d per MLP dimension)", tokens, need, refitTokensPerDim/2))
+			}
+			continue
+		}
+		o, err = refitMLP(m, e, l, ps, env)
+		if err != nil {
+			return nil, err
+		}
+		e.Notes = append(e.Notes, refitNote(o, "down_proj", "MLP output", false))
 	}
 	return fits, nil
+}
+
+// refitNote describes one refit for the plan.
+func refitNote(o OutFit, what, of string, aligned bool) string {
+	from := "current weight"
+	if aligned {
+		from = "V-map fold"
+	}
+	if o.Ridge == 0 {
+		return fmt.Sprintf("align layer %d %s refit: not applied (no ridge beat the %s on held-out calibration samples; %s explained %.3f)", o.Layer, what, from, of, o.VFold)
+	}
+	return fmt.Sprintf("align layer %d %s refit (ridge %g, chosen on held-out samples): %s explained %.3f (%s) → %.3f", o.Layer, what, o.Ridge, of, o.VFold, from, o.Refitted)
 }
 
 // calibrate runs the samples through the original model (targets) and, when

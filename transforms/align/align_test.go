@@ -85,3 +85,86 @@ func TestKStatsRecoversComplexScale(t *testing.T) {
 		t.Fatalf("explained %g, want 1", e)
 	}
 }
+
+// The approximate Qwen3 fold: rows mapped by D⁻¹·R·D (D the q_norm weights
+// of the pair) give, after the weight, exactly the complex scale conj(c)
+// applied to the original weighted query pair (a complex product computed
+// here directly), for every pair and head.
+func TestRotateRowsThroughNorm(t *testing.T) {
+	const d, heads, cols = 8, 3, 5
+	h := d / 2
+	rng := rand.New(rand.NewSource(3))
+	w := make([]float32, d)
+	for i := range w {
+		w[i] = float32(0.5 + rng.Float64())
+	}
+	v := make([]float32, heads*d*cols)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	re, im := make([][]float64, heads), make([][]float64, heads)
+	for hd := range re {
+		re[hd], im[hd] = make([]float64, h), make([]float64, h)
+		for j := 0; j < h; j++ {
+			re[hd][j], im[hd][j] = rng.NormFloat64(), rng.NormFloat64()
+		}
+	}
+	got := append([]float32(nil), v...)
+	rotateRows(got, cols, d, heads, 1, re, im, w)
+	for hd := 0; hd < heads; hd++ {
+		for j := 0; j < h; j++ {
+			for x := 0; x < cols; x++ {
+				// original weighted pair as z = (w_j·r_j) + i(w_{j+h}·r_{j+h}), times conj(c)
+				zr := float64(w[j] * v[(hd*d+j)*cols+x])
+				zi := float64(w[j+h] * v[(hd*d+j+h)*cols+x])
+				a, b := re[hd][j], -im[hd][j]
+				wantR, wantI := a*zr-b*zi, a*zi+b*zr
+				gotR := float64(w[j] * got[(hd*d+j)*cols+x])
+				gotI := float64(w[j+h] * got[(hd*d+j+h)*cols+x])
+				if math.Abs(gotR-wantR) > 1e-4 || math.Abs(gotI-wantI) > 1e-4 {
+					t.Fatalf("head %d pair %d col %d: got %g%+gi, want %g%+gi", hd, j, x, gotR, gotI, wantR, wantI)
+				}
+			}
+		}
+	}
+}
+
+// The score fit's normal equations recover coefficients that hold exactly,
+// and its residual is the direct ‖F·c − y‖².
+func TestScoreStatsRecoversCoefficients(t *testing.T) {
+	const nf, n = 6, 5000
+	rng := rand.New(rand.NewSource(4))
+	want := make([]float64, nf)
+	for i := range want {
+		want[i] = rng.NormFloat64()
+	}
+	s := newScoreStats(nf)
+	f := make([]float32, nf)
+	var direct float64
+	zero := make([]float64, nf)
+	for r := 0; r < n; r++ {
+		var y float64
+		for i := range f {
+			f[i] = float32(rng.NormFloat64())
+			y += float64(f[i]) * want[i]
+		}
+		s.row(f, float32(y))
+		direct += y * y
+	}
+	s.flush()
+	got, err := s.solve(zero, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-3 {
+			t.Fatalf("c[%d] = %g, want %g", i, got[i], want[i])
+		}
+	}
+	if r := s.residual(zero); math.Abs(r-direct) > 1e-3*direct {
+		t.Fatalf("residual at 0 = %g, direct %g", r, direct)
+	}
+	if e := explained(s.residual(got), s.yy); e < 0.9999 {
+		t.Fatalf("explained %g, want 1", e)
+	}
+}

@@ -35,13 +35,16 @@ func fold(m *model.Model, e *transforms.Edit, stats []*layerStats) ([]Fit, error
 			kres += r
 		}
 		f.KFit = explained(kres, ktot)
+		st.kmap = kMap{heads: c.Heads, kvHeads: c.KVHeads}
 		if c.QKNorm {
 			s := sharedScale(st.k)
 			f.KFolded = explained(sum(st.k, func(k *kStats) float64 { return k.realResidual(s) }), ktot)
 			e.Set = append(e.Set, qNormFold(m, st.layer, s))
+			st.kmap.shared = s
 		} else {
 			f.KFolded = f.KFit
-			e.Set = append(e.Set, qProjFold(m, st.layer, re, im)...)
+			e.Set = append(e.Set, qProjFold(m, st.layer, re, im, c.Heads/c.KVHeads)...)
+			st.kmap.re, st.kmap.im = re, im
 		}
 		e.Set = append(e.Set, oProjFold(m, st.layer, bs))
 		for _, x := range []float64{f.KCold, f.KFit, f.KFolded, f.VCold, f.VFit} {
@@ -82,41 +85,30 @@ func sharedScale(ks []*kStats) []float64 {
 // qNormFold scales q_norm.weight's pair (j, j+d/2) by s_j.
 func qNormFold(m *model.Model, l int, s []float64) transforms.NewTensor {
 	name := model.BlockName(l, "self_attn.q_norm.weight")
-	h := len(s)
-	return transforms.NewTensor{Name: name, Shape: []int{2 * h}, Build: func() ([]float32, error) {
+	return transforms.NewTensor{Name: name, Shape: []int{2 * len(s)}, Build: func() ([]float32, error) {
 		w, err := read(m, name)
 		if err != nil {
 			return nil, err
 		}
-		for j, x := range s {
-			w[j] *= float32(x)
-			w[j+h] *= float32(x)
-		}
+		scalePairs(w, s)
 		return w, nil
 	}}
 }
 
-// qProjFold multiplies each query head's rotary pairs by conj(c) of its K/V
-// head: rows (j, j+d/2) ← (a·r_j + b·r_{j+d/2}, −b·r_j + a·r_{j+d/2}), and the
-// bias likewise.
-func qProjFold(m *model.Model, l int, re, im [][]float64) []transforms.NewTensor {
-	c := m.Config
-	d, h := c.HeadDim, c.HeadDim/2
-	grp := c.Heads / c.KVHeads
-	rot := func(v []float32, cols int) {
-		for hd := 0; hd < c.Heads; hd++ {
-			g := hd / grp
-			for j := 0; j < h; j++ {
-				a, b := float32(re[g][j]), float32(im[g][j])
-				r1 := v[(hd*d+j)*cols : (hd*d+j+1)*cols]
-				r2 := v[(hd*d+j+h)*cols : (hd*d+j+h+1)*cols]
-				for x := range r1 {
-					p, q := r1[x], r2[x]
-					r1[x], r2[x] = a*p+b*q, -b*p+a*q
-				}
-			}
-		}
+// scalePairs multiplies w's pair (j, j+d/2) by s_j.
+func scalePairs(w []float32, s []float64) {
+	h := len(s)
+	for j, x := range s {
+		w[j] *= float32(x)
+		w[j+h] *= float32(x)
 	}
+}
+
+// qProjFold multiplies each query head's rotary pairs by conj(c) of its map
+// (entry hd/grp: grp = Heads/KVHeads for one map per K/V head, 1 for one
+// per query head), in q_proj's rows and bias (see rotateRows).
+func qProjFold(m *model.Model, l int, re, im [][]float64, grp int) []transforms.NewTensor {
+	c := m.Config
 	var out []transforms.NewTensor
 	for _, suf := range []string{"self_attn.q_proj.weight", "self_attn.q_proj.bias"} {
 		name := model.BlockName(l, suf)
@@ -133,11 +125,38 @@ func qProjFold(m *model.Model, l int, re, im [][]float64) []transforms.NewTensor
 			if err != nil {
 				return nil, err
 			}
-			rot(v, cols)
+			rotateRows(v, cols, c.HeadDim, c.Heads, grp, re, im, nil)
 			return v, nil
 		}})
 	}
 	return out
+}
+
+// rotateRows applies to v (heads·d rows of cols values) each query head's
+// per-pair map c = a + ib (entry hd/grp of re, im) on the query side:
+// rows (j, j+d/2) ← (a·r_j + b·r_{j+d/2}, −b·r_j + a·r_{j+d/2}), i.e. the
+// query pair times conj(c). With w (Qwen3's q_norm weight, applied after
+// these rows) the map is D⁻¹·R·D with D = diag(w_j, w_{j+d/2}), so that
+// after the weight the pair is R times the original's:
+// (a·r_j + b·(w_{j+d/2}/w_j)·r_{j+d/2}, −b·(w_j/w_{j+d/2})·r_j + a·r_{j+d/2}).
+func rotateRows(v []float32, cols, d, heads, grp int, re, im [][]float64, w []float32) {
+	h := d / 2
+	for hd := 0; hd < heads; hd++ {
+		g := hd / grp
+		for j := 0; j < h; j++ {
+			a, b := float32(re[g][j]), float32(im[g][j])
+			b1, b2 := b, b
+			if w != nil {
+				b1, b2 = b*w[j+h]/w[j], b*w[j]/w[j+h]
+			}
+			r1 := v[(hd*d+j)*cols : (hd*d+j+1)*cols]
+			r2 := v[(hd*d+j+h)*cols : (hd*d+j+h+1)*cols]
+			for x := range r1 {
+				p, q := r1[x], r2[x]
+				r1[x], r2[x] = a*p+b1*q, -b2*p+a*q
+			}
+		}
+	}
 }
 
 // oProjFold replaces each query head's o_proj columns W_h by W_h·Bᵀ, with B

@@ -151,100 +151,111 @@ var ridges = []float64{1e-3, 1e-2, 1e-1, 1}
 
 const holdEvery = 4
 
-// refitOut refits, layer by layer in order, each aligned layer's o_proj by
-// least squares so that its attention contribution in the converted model
-// (with every fold so far) matches the original's on the calibration
-// tokens; a ridge chosen on held-out samples pulls toward the V-map fold.
-func refitOut(m *model.Model, e *transforms.Edit, layers []int, drift bool, env transforms.Env) ([]OutFit, error) {
+// refitLayer refits layer l's o_proj by least squares so that its attention
+// contribution in the converted model (with every fold so far) matches the
+// original's plus the drift of the residual stream entering it, on the
+// calibration tokens; a ridge chosen on held-out samples pulls toward the
+// current weight (the V-map fold where there is one). It returns the
+// samples' attention outputs and layer inputs in both models for the MLP
+// refit that follows.
+func refitLayer(orig []origRun, m *model.Model, e *transforms.Edit, l int, drift bool, env transforms.Env) (OutFit, []pair, error) {
 	c := m.Config
 	qd := c.Heads * c.HeadDim
-	orig, err := engine.New(m)
+	name := model.BlockName(l, "self_attn.o_proj.weight")
+	cm, err := e.Result(m)
 	if err != nil {
-		return nil, err
+		return OutFit{}, nil, err
 	}
-	w0s := map[int][]float64{}
-	var out []OutFit
-	for _, l := range layers {
-		idx := -1
-		name := model.BlockName(l, "self_attn.o_proj.weight")
-		for i, s := range e.Set {
-			if s.Name == name {
-				idx = i
-			}
+	conv, err := engine.New(cm)
+	if err != nil {
+		return OutFit{}, nil, err
+	}
+	st, held := newOutStats(qd, c.Hidden), newOutStats(qd, c.Hidden)
+	var keep []pair
+	for i, ids := range env.Calib {
+		if err := env.Ctx().Err(); err != nil {
+			return OutFit{}, nil, fmt.Errorf("align: cancelled at layer %d sample %d: %w", l, i, err)
 		}
-		if idx < 0 {
-			return nil, fmt.Errorf("align: layer %d has no o_proj fold to refit", l)
-		}
-		cm, err := e.Result(m)
+		y, x := orig[i].y[l], orig[i].x[l]
+		y2, x2, err := attnOutput(conv, ids, l)
 		if err != nil {
-			return nil, err
+			return OutFit{}, nil, err
 		}
-		conv, err := engine.New(cm)
+		keep = append(keep, pair{y, x, y2, x2})
+		into := st
+		if i%holdEvery == holdEvery-1 {
+			into = held
+		}
+		into.add(y2, y)
+		if drift {
+			delta := make([]float32, len(x))
+			for i := range x {
+				delta[i] = x[i] - x2[i]
+			}
+			into.addDrift(y2, delta)
+		}
+	}
+	out, err := refitTensor(m, cm, e, name, l, st, held)
+	if err != nil {
+		return out, nil, err
+	}
+	env.Logf("align: layer %d o_proj refit (ridge %g): attention output explained %.3f → %.3f", l, out.Ridge, out.VFold, out.Refitted)
+	return out, keep, nil
+}
+
+// pair is one calibration sample's attention output (before o_proj) and
+// layer input in the original (y, x) and converted (y2, x2) models.
+type pair struct{ y, x, y2, x2 []float32 }
+
+// refitTensor solves the refit of weight name (original in m, current in
+// cm) from the statistics st and held (held-out samples), picking the
+// ridge on held; with no ridge beating the current weight there it keeps
+// it. It puts the result into e.Set.
+func refitTensor(m, cm *model.Model, e *transforms.Edit, name string, l int, st, held *outStats) (OutFit, error) {
+	rows := st.hidden
+	w0, err := read64(m, name)
+	if err != nil {
+		return OutFit{}, err
+	}
+	wf, err := read64(cm, name)
+	if err != nil {
+		return OutFit{}, err
+	}
+	best, bestObj := 0.0, held.objective(wf, w0, rows)
+	for _, r := range ridges {
+		w, err := st.solve(w0, wf, rows, r)
 		if err != nil {
-			return nil, err
+			return OutFit{}, fmt.Errorf("align: refit of %s: %w", name, err)
 		}
-		st, held := newOutStats(qd, c.Hidden), newOutStats(qd, c.Hidden)
-		for i, ids := range env.Calib {
-			if err := env.Ctx().Err(); err != nil {
-				return nil, fmt.Errorf("align: cancelled at layer %d sample %d: %w", l, i, err)
-			}
-			y, x, err := attnOutput(orig, ids, l)
-			if err != nil {
-				return nil, err
-			}
-			y2, x2, err := attnOutput(conv, ids, l)
-			if err != nil {
-				return nil, err
-			}
-			into := st
-			if i%holdEvery == holdEvery-1 {
-				into = held
-			}
-			into.add(y2, y)
-			if drift {
-				for i := range x {
-					x[i] -= x2[i]
-				}
-				into.addDrift(y2, x)
-			}
+		if obj := held.objective(w, w0, rows); obj < bestObj {
+			best, bestObj = r, obj
 		}
-		w0, err := read64(m, name)
-		if err != nil {
-			return nil, err
+	}
+	st.merge(held)
+	w := wf
+	if best > 0 {
+		if w, err = st.solve(w0, wf, rows, best); err != nil {
+			return OutFit{}, fmt.Errorf("align: refit of %s: %w", name, err)
 		}
-		w0s[l] = w0
-		wf, err := read64(cm, name)
-		if err != nil {
-			return nil, err
+	}
+	rf, tot := st.residual(wf, w0, rows)
+	rw, _ := st.residual(w, w0, rows)
+	out := OutFit{Layer: l, VFold: explained(rf, tot), Refitted: explained(rw, tot), Ridge: best}
+	w32 := make([]float32, len(w))
+	for i, x := range w {
+		w32[i] = float32(x)
+	}
+	nt := transforms.NewTensor{Name: name, Shape: []int{rows, st.qd}, Build: func() ([]float32, error) {
+		return append([]float32(nil), w32...), nil
+	}}
+	for i := range e.Set {
+		if e.Set[i].Name == name {
+			e.Set[i] = nt
+			return out, nil
 		}
-		best, bestObj := 0.0, held.objective(wf, w0, c.Hidden)
-		for _, r := range ridges {
-			w, err := st.solve(w0, wf, c.Hidden, r)
-			if err != nil {
-				return nil, fmt.Errorf("align: o_proj refit of layer %d: %w", l, err)
-			}
-			if obj := held.objective(w, w0, c.Hidden); obj < bestObj {
-				best, bestObj = r, obj
-			}
-		}
-		st.merge(held)
-		w := wf
-		if best > 0 {
-			if w, err = st.solve(w0, wf, c.Hidden, best); err != nil {
-				return nil, fmt.Errorf("align: o_proj refit of layer %d: %w", l, err)
-			}
-		}
-		rf, tot := st.residual(wf, w0, c.Hidden)
-		rw, _ := st.residual(w, w0, c.Hidden)
-		out = append(out, OutFit{Layer: l, VFold: explained(rf, tot), Refitted: explained(rw, tot), Ridge: best})
-		w32 := make([]float32, len(w))
-		for i, x := range w {
-			w32[i] = float32(x)
-		}
-		e.Set[idx] = transforms.NewTensor{Name: name, Shape: []int{c.Hidden, qd}, Build: func() ([]float32, error) {
-			return append([]float32(nil), w32...), nil
-		}}
-		env.Logf("align: layer %d o_proj refit (ridge %g): attention output explained %.3f → %.3f", l, best, out[len(out)-1].VFold, out[len(out)-1].Refitted)
+	}
+	if best > 0 {
+		e.Set = append(e.Set, nt)
 	}
 	return out, nil
 }
