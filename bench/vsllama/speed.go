@@ -88,7 +88,8 @@ func (c config) compare(path string, opts engine.Options) ([]result, error) {
 
 // llamaBench returns pp512, tg64 and tg64 at depth from llama-bench, with
 // retrofit's -cache type as llama.cpp's K and V cache types when one is
-// given (llama.cpp's default is f16, as fast mode's).
+// given (llama.cpp's default is f16, as fast mode's; llama-bench has no
+// f32 cache, so -cache f32 compares with llama.cpp's f16).
 func (c config) llamaBench(path string) ([]float64, error) {
 	runs := []struct {
 		args []string
@@ -100,8 +101,10 @@ func (c config) llamaBench(path string) ([]float64, error) {
 	out := make([]float64, 3)
 	for _, r := range runs {
 		args := append([]string{"-m", path, "-t", fmt.Sprint(c.threads), "-r", fmt.Sprint(c.reps), "-o", "json"}, r.args...)
-		if c.cache != "" { // the same KV cache type on both sides
-			args = append(args, "-ctk", strings.ToLower(c.cache), "-ctv", strings.ToLower(c.cache))
+		// The same KV cache type on both sides; llama-bench takes no f32
+		// cache, so against retrofit's f32 llama.cpp keeps its f16.
+		if ct := strings.ToLower(c.cache); ct != "" && ct != "f32" {
+			args = append(args, "-ctk", ct, "-ctv", ct)
 		}
 		cmd := exec.Command(c.tool("llama-bench"), args...)
 		cmd.Stderr = nil
